@@ -1,0 +1,69 @@
+# nvme-stas-go build, test and install.
+#
+# Every target works on a fresh Debian 12 machine as root once `make deps` has run.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+FUZZTIME  ?= 10s
+STATICCHECK_VERSION := v0.8.2
+
+# Version: the nearest tag, else the commit, else "dev" outside git.
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/nvme-stas-go/stas/internal/version.Version=$(VERSION)
+
+DAEMONS := $(filter stafd stacd,$(notdir $(wildcard cmd/*)))
+TOOLS   := $(filter-out stafd stacd,$(notdir $(wildcard cmd/*)))
+
+# Debian packages the project needs: the race detector's C toolchain, the D-Bus tools the
+# tests drive, and everything the end-to-end VM runs (kernel, qemu, nvme-cli, avahi, udev).
+DEB_PACKAGES := gcc libc6-dev git make dbus dbus-bin libglib2.0-bin systemd \
+	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod nvme-cli \
+	avahi-daemon avahi-utils udev iproute2
+
+.PHONY: build test lint fuzz cover check install uninstall deps clean
+
+build:
+	@mkdir -p build/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/bin/ ./cmd/...
+
+test:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) test/tools/fuzz.sh
+
+cover:
+	GO=$(GO) test/tools/cover.sh
+
+check: lint test fuzz
+
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	for d in $(DAEMONS); do install -m 0755 build/bin/$$d $(DESTDIR)$(SBINDIR)/$$d; done
+	for t in $(TOOLS); do install -m 0755 build/bin/$$t $(DESTDIR)$(BINDIR)/$$t; done
+
+uninstall:
+	for d in $(DAEMONS); do rm -f $(DESTDIR)$(SBINDIR)/$$d; done
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps installs Debian packages: run it as root"; exit 1; fi
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+	@$(GO) version
+
+clean:
+	rm -rf build
