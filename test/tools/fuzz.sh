@@ -9,7 +9,7 @@ for pkg in $($GO list ./...); do
 	targets=$($GO test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
 	for t in $targets; do
 		echo "== fuzz $pkg $t ($FUZZTIME)"
-		$GO test -run='^$' -fuzz="^${t}\$" -fuzztime="$FUZZTIME" "$pkg"
+		$GO test -run='^$' -fuzz="^${t}\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=1s "$pkg"
 		count=$((count + 1))
 	done
 done
