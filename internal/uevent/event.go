@@ -3,16 +3,12 @@
 package uevent
 
 import (
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
-)
 
-// AENDiscoveryLogChanged is the NVME_AEN value of a "discovery log page changed" notice:
-// type 2 (Notice) in bits 2:0, information 0xF0 in bits 15:8, log page 0x70 in bits
-// 23:16. The kernel prints it as "0x70f002".
-const AENDiscoveryLogChanged uint32 = 0x70f002
+	"github.com/nvme-stas-go/stas/internal/nvme"
+)
 
 // Source says which netlink group a message came from.
 type Source int
@@ -115,7 +111,7 @@ type NVMeEvent struct {
 	Instance int
 	Kind     NVMeKind
 	// AEN is the NVME_AEN value when Kind is NVMeAEN.
-	AEN uint32
+	AEN nvme.AEN
 	// The controller's address from NVME_TRTYPE, NVME_TRADDR, NVME_TRSVCID,
 	// NVME_HOST_TRADDR and NVME_HOST_IFACE, with "none" given as "".
 	Transport  string
@@ -128,7 +124,7 @@ type NVMeEvent struct {
 // IsDiscoveryLogChange reports whether the event is the AEN telling that a discovery
 // controller's log page changed.
 func (n NVMeEvent) IsDiscoveryLogChange() bool {
-	return n.Kind == NVMeAEN && n.AEN == AENDiscoveryLogChanged
+	return n.Kind == NVMeAEN && n.AEN == nvme.AENDiscoveryLogChanged
 }
 
 // NVMe returns the NVMe view of an event on an NVMe controller. ok is false for other
@@ -163,7 +159,7 @@ func (e Event) NVMe() (n NVMeEvent, ok bool) {
 	case ActionChange:
 		n.Kind = NVMeChange
 		if s, has := e.Env["NVME_AEN"]; has {
-			if aen, err := ParseAEN(s); err == nil {
+			if aen, err := nvme.ParseAEN(s); err == nil {
 				n.Kind, n.AEN = NVMeAEN, aen
 			}
 		} else {
@@ -198,21 +194,4 @@ func noneIsEmpty(s string) string {
 		return ""
 	}
 	return s
-}
-
-// ParseAEN parses an NVME_AEN value, which the kernel prints with "%#08x" ("0x70f002");
-// the "0x" prefix is optional, as in nvme-stas's int(value, 16).
-func ParseAEN(s string) (uint32, error) {
-	digits := s
-	if len(digits) > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') {
-		digits = digits[2:]
-	}
-	if digits == "" || digits[0] == '+' || digits[0] == '-' {
-		return 0, fmt.Errorf("parse NVME_AEN %q: %w", s, ErrMalformed)
-	}
-	v, err := strconv.ParseUint(digits, 16, 32)
-	if err != nil {
-		return 0, fmt.Errorf("parse NVME_AEN %q: %w", s, ErrMalformed)
-	}
-	return uint32(v), nil
 }

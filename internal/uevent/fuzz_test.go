@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+
+	"github.com/nvme-stas-go/stas/internal/nvme"
 )
 
 func FuzzParseUevent(f *testing.F) {
@@ -58,7 +60,7 @@ func FuzzParseUevent(f *testing.F) {
 				t.Fatalf("NVMe() = %+v from %+v", n, ev)
 			}
 			if n.Kind == NVMeAEN {
-				if aen, err := ParseAEN(ev.Env["NVME_AEN"]); err != nil || aen != n.AEN {
+				if aen, err := nvme.ParseAEN(ev.Env["NVME_AEN"]); err != nil || aen != n.AEN {
 					t.Fatalf("AEN %#x from %q", n.AEN, ev.Env["NVME_AEN"])
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/nvme-stas-go/stas/internal/nvme"
 )
 
 // kernelMsg frames variables the way lib/kobject_uevent.c sends them.
@@ -110,7 +112,7 @@ func TestParseNVMeKinds(t *testing.T) {
 		action Action
 		extra  []string
 		kind   NVMeKind
-		aen    uint32
+		aen    nvme.AEN
 	}{
 		{ActionAdd, nil, NVMeAdd, 0},
 		{ActionRemove, nil, NVMeRemove, 0},
@@ -137,7 +139,7 @@ func TestParseNVMeKinds(t *testing.T) {
 			if !ok || n != want {
 				t.Errorf("%s %v from %v: NVMe() = %+v, %v; want %+v", tt.action, tt.extra, ev.Source, n, ok, want)
 			}
-			if got := n.IsDiscoveryLogChange(); got != (tt.aen == AENDiscoveryLogChanged) {
+			if got := n.IsDiscoveryLogChange(); got != (tt.aen == nvme.AENDiscoveryLogChanged) {
 				t.Errorf("%s %v: IsDiscoveryLogChange() = %v", tt.action, tt.extra, got)
 			}
 		}
@@ -246,20 +248,6 @@ func TestParseGarbage(t *testing.T) {
 		ev, err := Parse(msg)
 		if !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Parse = %+v, %v; want ErrMalformed", name, ev, err)
-		}
-	}
-}
-
-func TestParseAEN(t *testing.T) {
-	good := map[string]uint32{"0x70f002": 0x70f002, "0X70F002": 0x70f002, "70f002": 0x70f002, "0x000002": 2, "0": 0, "0xffffffff": 0xffffffff}
-	for in, want := range good {
-		if got, err := ParseAEN(in); err != nil || got != want {
-			t.Errorf("ParseAEN(%q) = %#x, %v; want %#x", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0x", "0x1_0", "-1", "+1", "0x-1", "0x100000000", "g", "0x70f002 "} {
-		if got, err := ParseAEN(in); !errors.Is(err, ErrMalformed) {
-			t.Errorf("ParseAEN(%q) = %#x, %v; want ErrMalformed", in, got, err)
 		}
 	}
 }
