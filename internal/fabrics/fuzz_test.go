@@ -72,7 +72,7 @@ func expectedTokens(t *testing.T, o Options, got map[string]string) {
 		OptDisableSQFlow: o.DisableSQFlow, OptHdrDigest: o.HdrDigest, OptDataDigest: o.DataDigest, OptTLS: o.TLS, OptConcat: o.Concat,
 	}
 	notForDiscovery := map[string]bool{
-		OptDHCHAPSecret: true, OptDHCHAPCtrlSecret: true, OptQueueSize: true,
+		OptQueueSize:  true,
 		OptNrIOQueues: true, OptNrWriteQueues: true, OptNrPollQueues: true,
 	}
 	want := 0

@@ -240,6 +240,16 @@ func terminator(text string) string {
 	return ""
 }
 
+// endLine returns the line ending to add to text, a last line that has none: "\r\n" when
+// text ends in a stray "\r", so that the "\r" stays part of the line instead of turning
+// into half of a CRLF ending.
+func endLine(text string) string {
+	if strings.HasSuffix(text, "\r") {
+		return "\r\n"
+	}
+	return "\n"
+}
+
 // setOption returns content with `key = value` set in section. The rules:
 //   - The last existing line for key in the section (option names compare without case)
 //     is replaced in place, keeping its line ending; earlier ones are dropped so that
@@ -279,8 +289,8 @@ func setOption(content []byte, section, key, value string) []byte {
 	if anchor < 0 {
 		out.Write(content)
 		if len(content) > 0 {
-			if terminator(lines[len(lines)-1].text) == "" {
-				out.WriteString("\n")
+			if last := lines[len(lines)-1].text; terminator(last) == "" {
+				out.WriteString(endLine(last))
 			}
 			if strings.TrimSpace(lines[len(lines)-1].text) != "" {
 				out.WriteString("\n")
@@ -294,8 +304,8 @@ func setOption(content []byte, section, key, value string) []byte {
 		out.WriteString(l.text)
 		if i == anchor {
 			if eol == "" {
-				out.WriteString("\n")
-				eol = "\n"
+				eol = endLine(l.text)
+				out.WriteString(eol)
 			}
 			out.WriteString(entry + eol)
 		}
