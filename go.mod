@@ -3,8 +3,7 @@ module github.com/nvme-stas-go/stas
 go 1.26.0
 
 require (
-	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
-	github.com/godbus/dbus/v5 v5.2.4 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-	gopkg.in/ini.v1 v1.67.3 // indirect
+	github.com/pilebones/go-udev v0.9.1
+	golang.org/x/sys v0.49.0
+	gopkg.in/ini.v1 v1.67.3
 )

@@ -5,7 +5,7 @@
 // running kernel supports, the reply to a successful write, the meaning of the errno of a
 // failed one, and the sysfs "address" attribute of a fabrics controller.
 //
-// Everything here is pure: callers do the I/O and hand in bytes, strings and errnos.
+// The option string, the reply and the errno mapping are pure logic; Kernel does the I/O.
 package fabrics
 
 import (
