@@ -12,6 +12,9 @@ DESTDIR   ?=
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
 FUZZTIME  ?= 10s
+# End-to-end suite: which scenarios (a -test.run pattern) and the VM's wall-clock limit.
+E2E_RUN     ?= .
+E2E_TIMEOUT ?= 1800
 STATICCHECK_VERSION := v0.8.2
 
 # Version: the nearest tag, else the commit, else "dev" outside git.
@@ -23,11 +26,11 @@ TOOLS   := $(filter-out stafd stacd,$(notdir $(wildcard cmd/*)))
 
 # Debian packages the project needs: the race detector's C toolchain, the D-Bus tools the
 # tests drive, and everything the end-to-end VM runs (kernel, qemu, nvme-cli, avahi, udev).
-DEB_PACKAGES := gcc libc6-dev git make dbus dbus-bin libglib2.0-bin systemd \
+DEB_PACKAGES := gcc libc6-dev git make xz-utils dbus dbus-bin libglib2.0-bin systemd \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod nvme-cli \
 	avahi-daemon avahi-utils udev iproute2
 
-.PHONY: build test lint fuzz cover check install uninstall deps clean
+.PHONY: build test lint fuzz cover e2e e2e-shell check install uninstall deps clean
 
 build:
 	@mkdir -p build/bin
@@ -48,7 +51,18 @@ fuzz:
 cover:
 	GO=$(GO) test/tools/cover.sh
 
-check: lint test fuzz
+# The end-to-end suite runs as root in a qemu VM booting the Debian kernel (the host has no
+# NVMe modules); see docs/testing.md.
+e2e: build
+	@mkdir -p build/e2e
+	CGO_ENABLED=0 $(GO) test -c -tags e2e -o build/e2e/e2e.test ./test/e2e
+	test/vm/run.sh --timeout $(E2E_TIMEOUT) -- build/e2e/e2e.test -test.v -test.run '$(E2E_RUN)' -test.timeout 25m
+
+# A shell in the VM, for exploring by hand.
+e2e-shell: build
+	test/vm/run.sh --shell
+
+check: lint test fuzz e2e
 
 install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
