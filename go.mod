@@ -7,3 +7,9 @@ require (
 	golang.org/x/sys v0.49.0
 	gopkg.in/ini.v1 v1.67.3
 )
+
+require (
+	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
+	github.com/godbus/dbus/v5 v5.2.4 // indirect
+	github.com/holoplot/go-avahi v1.0.1 // indirect
+)
