@@ -170,6 +170,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'msg "interrupted"; exit 130' INT TERM HUP
 
+# The repository is also shared on its own and mounted at the same path in the guest:
+# the guest's /tmp is a fresh tmpfs, so a clone under /tmp (as CI may make) would
+# otherwise be invisible there.
+printf '%s' "$repo" >"$ctl/repo-path"
+
 # The script the guest runs (with bash, so printf %q quoting is safe).
 {
 	echo '#!/bin/bash'
@@ -201,6 +206,7 @@ qargs=(
 	-virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none,multidevs=remap"
 	-virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap"
+	-virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
 )
 
 [[ $debug == 1 ]] && msg "$QEMU ${qargs[*]}"
