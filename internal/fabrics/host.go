@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/nvme-stas-go/stas/internal/nvme"
 )
 
 // Host is the kernel's NVMe-oF host side as the daemons use it: what /dev/nvme-fabrics
@@ -39,12 +41,8 @@ var (
 // decimal instance without leading zeros. It keeps path elements such as ".." out of
 // sysfs paths built from the name.
 func ValidDevice(name string) bool {
-	digits, ok := strings.CutPrefix(name, "nvme")
-	if !ok || digits == "" || len(digits) > 7 || (len(digits) > 1 && digits[0] == '0') {
-		return false
-	}
-	n, err := strconv.Atoi(digits)
-	return err == nil && n >= 0 && strconv.Itoa(n) == digits
+	_, ok := nvme.ControllerInstance(name)
+	return ok
 }
 
 // Describe names the controller o creates for messages and logs, e.g.

@@ -20,11 +20,11 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/nvme-stas-go/stas/internal/fabrics"
 	"github.com/nvme-stas-go/stas/internal/nqn"
+	"github.com/nvme-stas-go/stas/internal/nvme"
 )
 
 // Root is where sysfs is mounted.
@@ -182,17 +182,7 @@ func (c Controller) IsIO() bool {
 }
 
 // ControllerInstance returns N of a controller name "nvme<N>" (decimal, no leading zero).
-func ControllerInstance(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "nvme")
-	if !ok || digits == "" || len(digits) > 7 || (len(digits) > 1 && digits[0] == '0') {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	if err != nil || n < 0 || strconv.Itoa(n) != digits {
-		return 0, false
-	}
-	return n, true
-}
+func ControllerInstance(name string) (int, bool) { return nvme.ControllerInstance(name) }
 
 // attributes maps Controller fields to sysfs attribute names.
 func (c *Controller) attributes() []struct {

@@ -5,7 +5,6 @@ package uevent
 import (
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/nvme-stas-go/stas/internal/nvme"
 )
@@ -138,7 +137,7 @@ func (e Event) NVMe() (n NVMeEvent, ok bool) {
 	if e.DevName == "" {
 		name = path.Base(e.DevPath)
 	}
-	instance, ok := controllerInstance(name)
+	instance, ok := nvme.ControllerInstance(name)
 	if !ok {
 		return NVMeEvent{}, false
 	}
@@ -172,19 +171,6 @@ func (e Event) NVMe() (n NVMeEvent, ok bool) {
 		}
 	default:
 		n.Kind = NVMeOther
-	}
-	return n, true
-}
-
-// controllerInstance returns N of "nvme<N>".
-func controllerInstance(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "nvme")
-	if !ok || digits == "" || len(digits) > 7 || (len(digits) > 1 && digits[0] == '0') {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	if err != nil || n < 0 || strconv.Itoa(n) != digits {
-		return 0, false
 	}
 	return n, true
 }
