@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/nvme-stas-go/stas/internal/avahi"
+	"github.com/nvme-stas-go/stas/internal/config"
+	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/daemon"
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
+	"github.com/nvme-stas-go/stas/internal/fabrics"
+	"github.com/nvme-stas-go/stas/internal/nbft"
+	"github.com/nvme-stas-go/stas/internal/netif"
+	"github.com/nvme-stas-go/stas/internal/stafd"
+	"github.com/nvme-stas-go/stas/internal/sysfs"
+	"github.com/nvme-stas-go/stas/internal/tid"
+	"github.com/nvme-stas-go/stas/internal/uevent"
+	"github.com/nvme-stas-go/stas/internal/version"
+)
+
+const prog = "stafd"
+
+const usage = `usage: stafd [-h] [-f FILE] [-s] [--tron] [-v]
+
+STorage Appliance Finder (STAF): finds NVMe-oF discovery controllers, connects to them,
+registers with them and publishes their discovery log pages on D-Bus (org.nvmexpress.staf).
+
+options:
+  -h, --help            show this help message and exit
+  -f FILE, --conf-file FILE
+                        Configuration file (default: /etc/stas/stafd.conf)
+  -s, --syslog          Send messages to syslog (the journal) instead of stdout
+  --tron                Trace ON (debug messages)
+  -v, --version         Print version, then exit
+`
+
+// flags are stafd's command line (behaviour reference §5.1).
+type flags struct {
+	confFile string
+	syslog   bool
+	tron     bool
+	version  bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, name := range []string{"f", "conf-file"} {
+		fs.StringVar(&f.confFile, name, config.StafdConfPath, "")
+	}
+	for _, name := range []string{"s", "syslog"} {
+		fs.BoolVar(&f.syslog, name, false, "")
+	}
+	fs.BoolVar(&f.tron, "tron", false, "")
+	for _, name := range []string{"v", "version"} {
+		fs.BoolVar(&f.version, name, false, "")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usage)
+			return f, err
+		}
+		fmt.Fprint(stderr, usage)
+		return f, fmt.Errorf("stafd: %w", err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprint(stderr, usage)
+		return f, fmt.Errorf("stafd: unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+// run returns the exit code and the error to print.
+func run(ctx context.Context, args []string) (int, error) {
+	f, err := parseFlags(args, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, nil
+	case err != nil:
+		return 2, err
+	case f.version:
+		fmt.Println(version.String())
+		return 0, nil
+	}
+	if err := daemon.CheckRoot(prog, os.Geteuid()); err != nil {
+		return 1, err
+	}
+	if err := daemon.CheckFabrics(daemon.DefaultFabricsDevice); err != nil {
+		return 1, err
+	}
+	log, level := daemon.NewLogger(prog, f.syslog, f.tron)
+	notify := &daemon.Notifier{Logger: log}
+
+	sys, problems, err := config.LoadSysConf(config.SysConfPath)
+	config.LogProblems(log, problems)
+	if err != nil {
+		return 1, err
+	}
+
+	// NBFT tables are read once per process, as nvme-stas does.
+	nbftDCs, _, nbftErrs := nbft.Controllers(nbft.ReadAll(os.DirFS(nbft.Dir), log), netif.InterfaceByMACVLAN)
+	for _, err := range nbftErrs {
+		log.Warn("NBFT entry not used", "err", err)
+	}
+
+	mon, err := uevent.NewMonitor(uevent.MonitorOptions{Logger: log})
+	if err != nil {
+		return 1, fmt.Errorf("listen for kernel events: %w", err)
+	}
+	defer mon.Close()
+
+	kernel := &fabrics.Kernel{Logger: log}
+	defer func() { _ = kernel.Wait(context.Background()) }()
+
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return 1, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	defer conn.Close()
+
+	sup, err := kernel.SupportedOptions()
+	if err != nil {
+		log.Warn("Cannot determine which NVMe options the kernel supports", "err", err)
+	}
+	mdns := avahi.New(avahi.Options{TP8013: sup.Has(fabrics.OptDiscovery), Logger: log})
+	go func() { _ = mdns.Run(ctx) }()
+
+	systemctl, err := exec.LookPath("systemctl")
+	if err != nil {
+		log.Info("systemctl not found: events of discovery controllers stafd does not own are not handed to nvme-cli")
+		systemctl = ""
+	}
+
+	var server *dbusapi.Server
+	svc, err := stafd.New(stafd.Options{
+		Prog:      prog,
+		ConfPath:  f.confFile,
+		Tron:      f.tron,
+		Logger:    log,
+		Level:     level,
+		Host:      kernel,
+		OpenAdmin: ctrl.OpenAdminDevice,
+		Sysfs:     sysfs.FS(),
+		Uevents:   mon.Updates(),
+		SysConf:   sys,
+		NBFT:      func() []tid.TID { return nbftDCs },
+		MDNS:      mdns,
+		Chooser:   netif.NewChooser(false),
+		RuleDir:   "/run/udev/rules.d",
+		Systemctl: systemctl,
+		StatePath: filepath.Join(daemon.RuntimeDir(prog), "last-known-config.json"),
+		Emit:      emitter{&server},
+		Ready:     notify.Ready,
+	})
+	if err != nil {
+		return 1, err
+	}
+	server, err = dbusapi.ExportStafd(conn, svc, dbusapi.Options{IgnoreIface: svc.IgnoreIface, Logger: log})
+	if err != nil {
+		return 1, err
+	}
+	if err := server.RequestName(); err != nil {
+		return 1, err
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				notify.Reloading()
+				svc.Reload()
+				notify.Ready()
+			}
+		}
+	}()
+	go notify.Watchdog(ctx, func(context.Context) bool { return true })
+
+	log.Info("stafd started", "version", version.Version)
+	err = svc.Run(ctx)
+	notify.Stopping()
+	log.Info("stafd stopped")
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+// emitter sends the service's signals through the D-Bus server once it exists.
+type emitter struct{ server **dbusapi.Server }
+
+func (e emitter) EmitLogPagesChanged(t tid.TID, device string) error {
+	if *e.server == nil {
+		return nil
+	}
+	return (*e.server).EmitLogPagesChanged(t, device)
+}
+
+func (e emitter) EmitDCRemoved() error {
+	if *e.server == nil {
+		return nil
+	}
+	return (*e.server).EmitDCRemoved()
+}

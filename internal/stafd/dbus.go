@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stafd
+
+import (
+	"time"
+
+	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/daemon"
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
+	"github.com/nvme-stas-go/stas/internal/debounce"
+	"github.com/nvme-stas-go/stas/internal/fabrics"
+	"github.com/nvme-stas-go/stas/internal/tid"
+)
+
+// The service answers D-Bus (dbusapi.Stafd) from the snapshot: these methods run on
+// godbus's goroutines and never touch the owner goroutine's state.
+var _ dbusapi.Stafd = (*Service)(nil)
+
+// ListControllers answers list_controllers.
+func (s *Service) ListControllers(detailed bool) []map[string]string {
+	snap := s.snap.Load()
+	cs := make([]dbusapi.Controller, len(snap.dcs))
+	for i := range snap.dcs {
+		cs[i] = snap.dcs[i].ctl
+	}
+	return dbusapi.ControllerList(cs, detailed)
+}
+
+// GetLogPages answers get_log_pages.
+func (s *Service) GetLogPages(t tid.TID) []map[string]string {
+	for _, v := range s.snap.Load().dcs {
+		if v.ctl.TID == t {
+			return nonNil(v.dlpes)
+		}
+	}
+	return []map[string]string{}
+}
+
+// GetAllLogPages answers get_all_log_pages.
+func (s *Service) GetAllLogPages(detailed bool) string {
+	snap := s.snap.Load()
+	out := make([]dbusapi.DCLogPages, len(snap.dcs))
+	for i, v := range snap.dcs {
+		out[i] = dbusapi.DCLogPages{Controller: v.ctl, LogPages: nonNil(v.dlpes)}
+	}
+	return dbusapi.AllLogPagesJSON(out, detailed)
+}
+
+// ControllerInfo answers controller_info.
+func (s *Service) ControllerInfo(t tid.TID) string {
+	for _, v := range s.snap.Load().dcs {
+		if v.ctl.TID == t {
+			return v.ctl.InfoJSON()
+		}
+	}
+	return "{}"
+}
+
+// ProcessInfo answers process_info.
+func (s *Service) ProcessInfo() string {
+	p := dbusapi.ProcessInfo{
+		Tron:                 s.Tron(),
+		LogLevel:             s.LogLevel(),
+		HostNQN:              s.hostNQN,
+		HostID:               s.hostID,
+		HostKeySet:           s.hostKey.IsSet(),
+		LastKnownConfigFile:  s.opts.StatePath,
+		ConfigSoakTimer:      dbusapi.TimerString(debounce.Window, false, 0),
+		KernelTP8013:         s.supported.Has(fabrics.OptDiscovery),
+		KernelHostIface:      s.supported.Has(fabrics.OptHostIface),
+		TerminatorAuditTimer: dbusapi.TimerString(30*time.Second, false, 0),
+	}
+	if s.symname != "" {
+		p.Symname = &s.symname
+	}
+	if s.opts.MDNS != nil {
+		p.Extra = dbusapi.NewDict("avahi", avahiInfo(s.opts.MDNS.Info()))
+	}
+	return p.JSON()
+}
+
+// Tron reports whether tracing is on.
+func (s *Service) Tron() bool { return s.tron.Load() }
+
+// SetTron switches tracing (the D-Bus server has checked the caller is root).
+func (s *Service) SetTron(on bool) {
+	s.setTron(on)
+	s.log.Info("tron changed over D-Bus", "tron", on)
+}
+
+// LogLevel returns the level's nvme-stas name.
+func (s *Service) LogLevel() string { return daemon.LevelName(s.opts.Level.Level()) }
+
+// IgnoreIface reports the current ignore-iface setting, for the D-Bus server.
+func (s *Service) IgnoreIface() bool {
+	return s.ignoreIface.Load()
+}
+
+func nonNil(m []map[string]string) []map[string]string {
+	if m == nil {
+		return []map[string]string{}
+	}
+	return m
+}
+
+// operation renders a controller step as nvme-stas's operation string; nil before the
+// step ever ran.
+func operation(st ctrl.StepState, now time.Time) *dbusapi.Operation {
+	if !st.Started {
+		return nil
+	}
+	completed := !st.Running
+	op := &dbusapi.Operation{FailCount: st.Failures, Completed: &completed, Alive: true, Error: st.Error}
+	if st.RetryInterval > 0 {
+		op.RetryTimer = dbusapi.TimerString(st.RetryInterval, !st.RetryAt.IsZero(), st.RetryAt.Sub(now))
+	}
+	return op
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stafd
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/nvme-stas-go/stas/internal/config"
+)
+
+func TestResolverHonoursFamilyOrder(t *testing.T) {
+	r := newResolver()
+	r.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "array.test":
+			return []netip.Addr{netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("2001:db8::50")}, nil
+		case "v6only.test":
+			return []netip.Addr{netip.MustParseAddr("2001:db8::60")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	ask := func(host string, fams config.IPFamilies) (netip.Addr, bool, error) {
+		if _, known, _ := r.address(host, fams); !known {
+			for {
+				a := <-r.results // earlier lookups may answer first
+				if changed := r.take(a); a.name == host {
+					if !changed {
+						t.Fatalf("first answer for %s reported as unchanged", host)
+					}
+					break
+				}
+			}
+		}
+		return r.address(host, fams)
+	}
+	if a, ok, err := ask("array.test", config.IPFamilies{config.IPv6, config.IPv4}); !ok || err != nil || a.String() != "2001:db8::50" {
+		t.Errorf("ipv6+ipv4: %v %v %v, want the IPv6 address first (nvme-stas quirk 10)", a, ok, err)
+	}
+	if a, _, _ := r.address("array.test", config.IPFamilies{config.IPv4, config.IPv6}); a.String() != "192.0.2.50" {
+		t.Errorf("ipv4+ipv6: %v", a)
+	}
+	if a, ok, err := ask("v6only.test", config.IPFamilies{config.IPv4}); !ok || err != nil || a.IsValid() {
+		t.Errorf("ipv4 only for an IPv6-only name: %v %v %v, want no address", a, ok, err)
+	}
+	if _, ok, err := ask("missing.test", config.IPFamilies{config.IPv4}); !ok || err == nil {
+		t.Errorf("unknown name: %v %v, want the lookup error", ok, err)
+	}
+	if r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("2001:db8::50")}}) {
+		t.Error("an identical answer reported as a change")
+	}
+	if !r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("192.0.2.51"), netip.MustParseAddr("2001:db8::50")}}) {
+		t.Error("a new address not reported as a change")
+	}
+}

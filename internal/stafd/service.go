@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package stafd owns the discovery service: which discovery controllers the host should
+// be connected to (configured, found by mDNS, listed in the NBFT, referred to by other
+// discovery controllers), one ctrl.Controller per controller, the cached and validated
+// discovery log pages, the D-Bus object org.nvmexpress.staf, and the last-known
+// configuration that lets a restarted stafd adopt its connections and republish at once.
+//
+// One goroutine (Run) owns all of that state; D-Bus handlers answer from an immutable
+// snapshot it publishes after every change, so no D-Bus call ever waits for a controller
+// or the kernel.
+package stafd
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/nvme-stas-go/stas/internal/config"
+	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
+	"github.com/nvme-stas-go/stas/internal/debounce"
+	"github.com/nvme-stas-go/stas/internal/fabrics"
+	"github.com/nvme-stas-go/stas/internal/nqn"
+	"github.com/nvme-stas-go/stas/internal/nvme"
+	"github.com/nvme-stas-go/stas/internal/tid"
+	"github.com/nvme-stas-go/stas/internal/uevent"
+)
+
+// Options are what a Service is built from. Zero values of the optional fields mean
+// "none" (no mDNS, no NBFT, no D-Bus), which tests use.
+type Options struct {
+	Prog     string // "stafd"
+	ConfPath string
+	Tron     bool // --tron: trace on at start, OR-ed with the configuration's tron
+	Logger   *slog.Logger
+	Level    *slog.LevelVar
+
+	// Kernel access.
+	Host      fabrics.Host
+	OpenAdmin func(device string) (ctrl.Admin, error)
+	Sysfs     fs.FS // rooted at /sys
+	// Uevents delivers the kernel's nvme events (uevent.Monitor.Updates()).
+	Uevents <-chan uevent.Update
+
+	// Host identity (sys.conf, read once at start as nvme-stas does).
+	SysConf *config.SysConf
+
+	// Sources beyond the configuration file.
+	NBFT func() []tid.TID
+	MDNS MDNS
+
+	// Chooser picks the interface of a referral (design.md's rule); nil inherits the
+	// parent's, as nvme-stas does.
+	Chooser interfaceChooser
+
+	// RuleDir is where the udev rule overriding nvme-cli's autoconnect rule is written
+	// while stafd runs (/run/udev/rules.d); "" writes none. Systemctl is systemctl's path,
+	// used for the rule and to hand events to nvme-cli; "" hands nothing over.
+	RuleDir   string
+	Systemctl string
+
+	// StatePath is the last-known-config file; "" keeps none.
+	StatePath string
+
+	// Emit sends D-Bus signals; nil sends none.
+	Emit Emitter
+	// Ready is called once the service runs (systemd readiness).
+	Ready func()
+
+	// Now and timers come from the time package; tests use testing/synctest.
+}
+
+// interfaceChooser is netif.Chooser's ChooseIface.
+type interfaceChooser interface {
+	ChooseIface(configured, parent string, dst netip.Addr) (iface, reason string)
+}
+
+// Emitter sends the service's D-Bus signals. The service calls it from a goroutine of
+// its own, never from the owner goroutine, so a slow bus cannot stall the service.
+type Emitter interface {
+	EmitLogPagesChanged(t tid.TID, device string) error
+	EmitDCRemoved() error
+}
+
+// Service is stafd's discovery service.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+
+	cfg       *config.Config
+	supported fabrics.Supported
+	hostNQN   string
+	hostID    string
+	hostKey   config.Secret
+	symname   string
+
+	dcs      map[tid.TID]*dc
+	byDevice map[string]*dc
+	updates  chan ctrl.Update
+	limiter  *ctrl.Limiter
+	debounce *debounce.Debouncer
+	reload   chan struct{}
+	signals  chan func(Emitter) error
+	resolver *resolver
+	chooser  interfaceChooser
+	ageTimer *time.Timer
+
+	snap        atomic.Pointer[snapshot]
+	tron        atomic.Bool
+	ignoreIface atomic.Bool
+}
+
+// dc is one discovery controller the service manages.
+type dc struct {
+	tid    tid.TID
+	origin string
+	// conf is the controller= entry it came from, nil for other origins.
+	conf *config.Controller
+	c    *ctrl.Controller
+	last ctrl.Update
+	// entries are the validated log page entries last published, nil before the first
+	// fetch; fetched counts the fetches seen.
+	entries []nvme.Entry
+	fetched uint64
+	// referrals are the referral entries of entries, for the reconciliation.
+	referrals []tid.TID
+	// lostSince is when a controller found by mDNS was first seen no longer announced.
+	lostSince time.Time
+}
+
+// New loads the configuration and returns a service ready to Run. A configuration file
+// that cannot be used is an error at start (there is no last good one to keep).
+func New(opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Level == nil {
+		opts.Level = new(slog.LevelVar)
+	}
+	if opts.Prog == "" {
+		opts.Prog = "stafd"
+	}
+	s := &Service{
+		opts:     opts,
+		log:      opts.Logger,
+		dcs:      map[tid.TID]*dc{},
+		byDevice: map[string]*dc{},
+		updates:  make(chan ctrl.Update, 256),
+		limiter:  ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
+		debounce: debounce.New(debounce.Window),
+		reload:   make(chan struct{}, 1),
+		signals:  make(chan func(Emitter) error, 1024),
+		resolver: newResolver(),
+		chooser:  opts.Chooser,
+		ageTimer: time.NewTimer(time.Hour),
+	}
+	s.ageTimer.Stop()
+	cfg, problems, err := config.Load(config.Stafd, opts.ConfPath)
+	config.LogProblems(s.log, problems)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", opts.ConfPath, err)
+	}
+	s.cfg = cfg
+	s.ignoreIface.Store(cfg.IgnoreIface)
+	s.setTron(opts.Tron || cfg.Tron)
+	if opts.SysConf != nil {
+		if s.hostNQN, err = opts.SysConf.HostNQN(); err != nil {
+			return nil, err
+		}
+		if s.hostID, err = opts.SysConf.HostID(); err != nil {
+			return nil, err
+		}
+		if s.hostKey, err = opts.SysConf.HostKey(); err != nil {
+			s.log.Warn("host key unusable; connecting without it", "err", err)
+		}
+		if s.symname, err = opts.SysConf.Symname(); err != nil {
+			s.log.Warn("Error reading host symbolic name (will remain undefined)", "err", err)
+		}
+	}
+	if opts.Host != nil {
+		if s.supported, err = opts.Host.SupportedOptions(); err != nil {
+			s.log.Warn("Cannot determine which NVMe options the kernel supports", "err", err)
+			s.supported = fabrics.DefaultSupported()
+		}
+		if !s.supported.Has(fabrics.OptHostIface) || !s.supported.Has(fabrics.OptDiscovery) {
+			s.log.Warn("Kernel does not appear to support all the options needed to run this program. Consider updating to a later kernel version.")
+		}
+	}
+	if opts.MDNS != nil {
+		opts.MDNS.SetServiceTypes(cfg.ServiceTypes())
+	}
+	s.publish()
+	return s, nil
+}
+
+func (s *Service) setTron(on bool) {
+	s.tron.Store(on)
+	if on {
+		s.opts.Level.Set(slog.LevelDebug)
+	} else {
+		s.opts.Level.Set(slog.LevelInfo)
+	}
+}
+
+// Reload asks the service to re-read its configuration (SIGHUP). It never blocks.
+func (s *Service) Reload() {
+	select {
+	case s.reload <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the service until ctx ends, then stops every controller: with
+// persistent-connections (the default) their kernel connections stay for the next start
+// to adopt; without, they are deregistered and deleted.
+func (s *Service) Run(ctx context.Context) error {
+	if s.opts.RuleDir != "" && s.opts.Systemctl != "" {
+		if err := installRule(s.opts.RuleDir, s.opts.Systemctl); err != nil {
+			s.log.Warn("nvme-cli's autoconnect rule not overridden", "err", err)
+		}
+		defer func() {
+			if err := removeRule(s.opts.RuleDir); err != nil {
+				s.log.Warn("udev rule override not removed", "err", err)
+			}
+		}()
+	}
+	s.restore()
+	emitDone := make(chan struct{})
+	go s.emitLoop(emitDone)
+	defer func() { close(s.signals); <-emitDone }()
+	var mdnsChanges <-chan struct{}
+	if s.opts.MDNS != nil {
+		mdnsChanges = s.opts.MDNS.Changes()
+	}
+	s.debounce.Trigger()
+	if s.opts.Ready != nil {
+		s.opts.Ready()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		case <-s.reload:
+			s.doReload()
+		case <-s.debounce.RunNow():
+			s.reconcile()
+		case <-s.debounce.WindowEnd():
+			if s.debounce.Fired() {
+				s.reconcile()
+			}
+		case u := <-s.updates:
+			s.handleUpdate(u)
+		case <-mdnsChanges:
+			s.debounce.Trigger()
+		case <-s.ageTimer.C:
+			s.debounce.Trigger()
+		case a := <-s.resolver.results:
+			if s.resolver.take(a) {
+				s.debounce.Trigger()
+			}
+		case u, ok := <-s.opts.Uevents:
+			if !ok {
+				s.opts.Uevents = nil
+				continue
+			}
+			s.handleUevent(u)
+		}
+	}
+}
+
+func (s *Service) emitLoop(done chan<- struct{}) {
+	defer close(done)
+	for send := range s.signals {
+		if s.opts.Emit == nil {
+			continue
+		}
+		if err := send(s.opts.Emit); err != nil {
+			s.log.Warn("D-Bus signal not sent", "err", err)
+		}
+	}
+}
+
+func (s *Service) queueSignal(send func(Emitter) error) {
+	select {
+	case s.signals <- send:
+	default:
+		s.log.Warn("D-Bus signal queue full; signal dropped")
+	}
+}
+
+func (s *Service) doReload() {
+	cfg, problems, err := config.Reload(s.cfg)
+	config.LogProblems(s.log, problems)
+	if err != nil {
+		s.log.Error("configuration not reloaded; keeping the last good one", "err", err)
+	}
+	s.cfg = cfg
+	s.ignoreIface.Store(cfg.IgnoreIface)
+	s.setTron(cfg.Tron)
+	if s.opts.MDNS != nil {
+		s.opts.MDNS.SetServiceTypes(cfg.ServiceTypes())
+		s.opts.MDNS.Kick()
+	}
+	for _, d := range s.dcs {
+		d.c.Reload()
+	}
+	s.debounce.Trigger()
+}
+
+// wanted computes the discovery controllers the host should have, by origin.
+func (s *Service) wanted() map[tid.TID]*want {
+	ignore := s.cfg.IgnoreIface
+	all := map[tid.TID]*want{}
+	add := func(t tid.TID, origin string, conf *config.Controller) {
+		if w, ok := all[t]; ok {
+			if originRank(origin) < originRank(w.origin) {
+				w.origin, w.conf = origin, conf
+			}
+			return
+		}
+		all[t] = &want{origin: origin, conf: conf}
+	}
+	for i := range s.cfg.Controllers {
+		c := &s.cfg.Controllers[i]
+		raw := tid.TID{Transport: c.Transport, Traddr: c.Traddr, Trsvcid: c.Trsvcid, SubsysNQN: c.Subsysnqn,
+			HostTraddr: c.HostTraddr, HostIface: c.HostIface, HostNQN: c.HostNQN}
+		if config.Excluded(s.cfg.Excludes, tid.New(raw, tid.Discovery, ignore).Dict()) {
+			continue // before resolution, so that a host name in exclude= matches one in controller=
+		}
+		if !s.resolveTraddr(&raw) {
+			continue
+		}
+		t := tid.New(raw, tid.Discovery, ignore)
+		if t.HostNQN == "" {
+			t.HostNQN = s.hostNQN
+		}
+		if t.SubsysNQN == "" {
+			t.SubsysNQN = nqn.WellKnownDiscovery
+		}
+		add(t, dbusapi.OriginConfigured, c)
+	}
+	if s.opts.NBFT != nil {
+		for _, t := range s.opts.NBFT() {
+			if t.HostNQN == "" {
+				t.HostNQN = s.hostNQN
+			}
+			add(tid.New(t, tid.Discovery, ignore), dbusapi.OriginConfigured, nil)
+		}
+	}
+	for _, t := range s.discovered() {
+		add(t, dbusapi.OriginDiscovered, nil)
+	}
+	for _, d := range s.dcs {
+		for _, r := range d.referrals {
+			add(r, dbusapi.OriginReferral, nil)
+		}
+	}
+	for t := range all {
+		if reason := s.refuse(t); reason != "" {
+			s.log.Warn("discovery controller left out", "controller", t.String(), "reason", reason)
+			delete(all, t)
+		}
+	}
+	return all
+}
+
+// resolveTraddr replaces a host name in a tcp or rdma controller's traddr by its address;
+// false means there is none (yet) to use.
+func (s *Service) resolveTraddr(t *tid.TID) bool {
+	if t.Transport != tid.TCP && t.Transport != tid.RDMA {
+		return true
+	}
+	if _, err := netip.ParseAddr(t.Traddr); err == nil {
+		return true
+	}
+	addr, known, err := s.resolver.address(t.Traddr, s.cfg.IPFamily)
+	switch {
+	case !known:
+		return false // asked; the answer triggers another pass
+	case err != nil:
+		s.log.Error("cannot resolve a configured controller's address", "traddr", t.Traddr, "err", err)
+		return false
+	case !addr.IsValid():
+		s.log.Warn("configured controller's host name has no address of an allowed family", "traddr", t.Traddr, "ip-family", s.cfg.IPFamily.String())
+		return false
+	}
+	t.Traddr = addr.String()
+	return true
+}
+
+// want is one wanted discovery controller.
+type want struct {
+	origin string
+	conf   *config.Controller
+}
+
+func originRank(origin string) int {
+	switch origin {
+	case dbusapi.OriginConfigured:
+		return 0
+	case dbusapi.OriginReferral:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// refuse says why a controller may not be used: excluded, or an address the ip-family
+// option rules out or that is not an address at all.
+func (s *Service) refuse(t tid.TID) string {
+	if config.Excluded(s.cfg.Excludes, t.Dict()) {
+		return "excluded"
+	}
+	switch t.Transport {
+	case tid.TCP, tid.RDMA:
+		a, err := netip.ParseAddr(t.Traddr)
+		if err != nil {
+			return "traddr is not an IP address"
+		}
+		if !s.cfg.IPFamily.Allows(a) {
+			return "its address family is disabled by ip-family"
+		}
+	case tid.FC, tid.Loop:
+	default:
+		return "invalid transport " + t.Transport
+	}
+	return ""
+}
+
+// reconcile brings the table in line with what is wanted.
+func (s *Service) reconcile() {
+	wanted := s.wanted()
+	removed := 0
+	now := time.Now()
+	var next time.Time
+	for t, d := range s.dcs {
+		if _, ok := wanted[t]; ok {
+			d.lostSince = time.Time{}
+			continue
+		}
+		// A controller found by mDNS is not dropped just because it is no longer
+		// announced (an avahi-daemon restart forgets every service); it ages out unless
+		// it is excluded or no longer a valid address.
+		if d.origin == dbusapi.OriginDiscovered && s.refuse(t) == "" {
+			keep, recheck := s.keepLost(d, now)
+			if keep {
+				if !recheck.IsZero() && (next.IsZero() || recheck.Before(next)) {
+					next = recheck
+				}
+				continue
+			}
+		}
+		s.remove(d, false, true)
+		removed++
+	}
+	s.ageTimer.Stop()
+	if !next.IsZero() {
+		s.ageTimer.Reset(time.Until(next))
+	}
+	for t, w := range wanted {
+		d, ok := s.dcs[t]
+		if !ok {
+			d = s.add(t, w)
+		}
+		d.origin, d.conf = w.origin, w.conf
+	}
+	if removed > 0 {
+		s.queueSignal(func(e Emitter) error { return e.EmitDCRemoved() })
+	}
+	s.save()
+	s.publish()
+}
+
+// add starts managing a discovery controller.
+func (s *Service) add(t tid.TID, w *want) *dc {
+	d := &dc{tid: t, origin: w.origin, conf: w.conf}
+	s.dcs[t] = d
+	s.start(d, nil)
+	return d
+}
+
+// start starts d's controller; cached entries (from the last-known configuration) are
+// kept until the first fetch replaces them.
+func (s *Service) start(d *dc, cached []nvme.Entry) {
+	if cached != nil {
+		d.entries = cached
+		d.referrals = s.referralsOf(d.tid, cached)
+	}
+	p := ctrl.Params{TID: d.tid, Role: ctrl.Discovery, Options: s.connectOptions(d), PLEO: s.cfg.PLEO}
+	if id, err := nvme.ParseUUID(s.hostID); err == nil && d.tid.HostNQN != "" {
+		p.Registration = &nvme.HostRegistration{HostNQN: d.tid.HostNQN, HostID: id, SymbolicName: s.symname,
+			EntityName: hostname(), EntityVersion: entityVersion()}
+		if a, err := netip.ParseAddr(d.tid.Traddr); err == nil && a.Unmap().Is6() {
+			p.Registration.AdrFam = nvme.AddressFamilyIPv6
+		} else {
+			p.Registration.AdrFam = nvme.AddressFamilyIPv4
+		}
+	}
+	deps := ctrl.Deps{
+		Host:         s.opts.Host,
+		OpenAdmin:    s.opts.OpenAdmin,
+		FindExisting: s.finder(d.tid),
+		Limiter:      s.limiter,
+		Logger:       s.log,
+	}
+	d.c = ctrl.Start(context.Background(), p, deps, s.updates)
+}
+
+// connectOptions builds the kernel options of a discovery controller: its identity, the
+// host identity (its own host NQN when it has one), the [Global] options, overridden by
+// its controller= entry.
+func (s *Service) connectOptions(d *dc) fabrics.Options {
+	t := d.tid
+	o := fabrics.NewDiscoveryController(fabrics.Transport(t.Transport), t.Traddr, t.Trsvcid, t.SubsysNQN)
+	if !s.supported.Has(fabrics.OptDiscovery) {
+		// Without TP8013 support the kernel only knows the well-known NQN.
+		o.SubsysNQN = nqn.WellKnownDiscovery
+	}
+	o.HostTrAddr = t.HostTraddr
+	if s.supported.Has(fabrics.OptHostIface) {
+		o.HostIface = t.HostIface
+	}
+	o.HostNQN = t.HostNQN
+	if t.HostNQN == s.hostNQN {
+		// A different host NQN with the system's host ID is refused by newer kernels;
+		// such a controller (a boot connection's identity) goes without one.
+		o.HostID = s.hostID
+	}
+	opts := s.cfg.Connection
+	if d.conf != nil {
+		opts = d.conf.EffectiveOptions(opts)
+		if d.conf.DHCHAPSecret.IsSet() {
+			o.DHCHAPSecret = d.conf.DHCHAPSecret.Reveal()
+		}
+		if d.conf.DHCHAPCtrlSecret.IsSet() {
+			o.DHCHAPCtrlSecret = d.conf.DHCHAPCtrlSecret.Reveal()
+		}
+	}
+	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && s.supported.Has(fabrics.OptDHCHAPSecret) {
+		o.DHCHAPSecret = s.hostKey.Reveal()
+	}
+	if v, ok := opts.KATO.Get(); ok {
+		o.KeepAliveTmo = fabrics.IntOf(v)
+	}
+	if v, ok := opts.ReconnectDelay.Get(); ok {
+		o.ReconnectDelay = fabrics.IntOf(v)
+	}
+	if v, ok := opts.CtrlLossTmo.Get(); ok {
+		o.CtrlLossTmo = fabrics.IntOf(v)
+	}
+	o.HdrDigest = opts.HdrDigest.Or(false)
+	o.DataDigest = opts.DataDigest.Or(false)
+	o.DisableSQFlow = opts.DisableSQFlow.Or(false)
+	return o
+}
+
+// remove stops managing d. keep leaves its kernel connection; deregister sends a DIM
+// deregistration first.
+func (s *Service) remove(d *dc, keep, deregister bool) <-chan struct{} {
+	delete(s.dcs, d.tid)
+	if d.last.Device != "" && s.byDevice[d.last.Device] == d {
+		delete(s.byDevice, d.last.Device)
+	}
+	s.log.Info("discovery controller removed", "controller", d.tid.String(), "keep connection", keep)
+	return d.c.Stop(keep, deregister)
+}
+
+// handleUpdate takes a controller's new state.
+func (s *Service) handleUpdate(u ctrl.Update) {
+	d, ok := s.dcs[u.TID]
+	if !ok || d.c != u.From {
+		return // a controller already removed, finishing
+	}
+	if d.last.Device != u.Device {
+		if d.last.Device != "" && s.byDevice[d.last.Device] == d {
+			delete(s.byDevice, d.last.Device)
+		}
+		if u.Device != "" {
+			s.byDevice[u.Device] = d
+		}
+	}
+	d.last = u
+	if u.LogFetched != d.fetched {
+		d.fetched = u.LogFetched
+		s.takeLog(d, u)
+	}
+	s.publish()
+}
+
+// takeLog validates a freshly read log page and publishes it; log_pages_changed is sent
+// when the content changed (and on the first fetch), not on every fetch.
+func (s *Service) takeLog(d *dc, u ctrl.Update) {
+	kept, refused := filterEntries(u.LogPages)
+	for _, r := range refused {
+		s.log.Warn("log page entry dropped", "controller", d.tid.String(), "device", u.Device, "problem", r)
+	}
+	changed := d.entries == nil || !slices.Equal(d.entries, kept)
+	d.entries = kept
+	if !changed {
+		return
+	}
+	refs := s.referralsOf(d.tid, kept)
+	if !slices.Equal(refs, d.referrals) {
+		d.referrals = refs
+		s.debounce.Trigger()
+	}
+	t, dev := d.tid, u.Device
+	s.queueSignal(func(e Emitter) error { return e.EmitLogPagesChanged(t, dev) })
+	s.save()
+}
+
+// referralsOf returns the discovery controllers a log page refers to, each inheriting the
+// host fields of the controller that listed it.
+func (s *Service) referralsOf(parent tid.TID, entries []nvme.Entry) []tid.TID {
+	var out []tid.TID
+	for i := range entries {
+		e := &entries[i]
+		if e.SubType != nvme.SubsystemReferral {
+			continue
+		}
+		iface := parent.HostIface
+		if s.chooser != nil {
+			dst, _ := netip.ParseAddr(e.TrAddr)
+			var reason string
+			iface, reason = s.chooser.ChooseIface("", parent.HostIface, dst)
+			if iface != parent.HostIface {
+				s.log.Info("referral bound to another interface than its parent's", "referral", e.TrAddr, "parent", parent.String(),
+					"host-iface", iface, "reason", reason)
+			}
+		}
+		out = append(out, tid.New(tid.TID{Transport: e.TrType.String(), Traddr: e.TrAddr, Trsvcid: e.TrSvcID,
+			SubsysNQN: e.SubNQN, HostTraddr: parent.HostTraddr, HostIface: iface, HostNQN: parent.HostNQN},
+			tid.Discovery, s.cfg.IgnoreIface))
+	}
+	return out
+}
+
+// handleUevent routes a kernel event to the controller that owns the device.
+func (s *Service) handleUevent(u uevent.Update) {
+	if u.Resync {
+		s.log.Warn("kernel events may have been lost; rechecking every discovery controller", "cause", u.Cause)
+		for dev, d := range s.byDevice {
+			if _, err := fs.Stat(s.opts.Sysfs, "class/nvme/"+dev); err != nil {
+				d.c.DeviceRemoved(dev)
+			} else {
+				d.c.Rediscover(dev)
+			}
+		}
+		return
+	}
+	n, ok := u.Event.NVMe()
+	if !ok {
+		return
+	}
+	d, ok := s.byDevice[n.Device]
+	if !ok {
+		s.handOff(n)
+		return
+	}
+	switch n.Kind {
+	case uevent.NVMeRemove:
+		s.log.Info(`Received "remove" event`, "controller", d.tid.String(), "device", n.Device)
+		d.c.DeviceRemoved(n.Device)
+	case uevent.NVMeAEN:
+		s.log.Info("Received AEN", "controller", d.tid.String(), "device", n.Device, "aen", n.AEN.String())
+		d.c.AEN(n.Device, n.AEN)
+	case uevent.NVMeConnected, uevent.NVMeRediscover:
+		d.c.Rediscover(n.Device)
+	}
+}
+
+// shutdown stops every controller as persistent-connections says, and waits for them.
+func (s *Service) shutdown() {
+	s.save()
+	keep := s.cfg.PersistentConnections
+	var waits []<-chan struct{}
+	for _, d := range s.dcs {
+		waits = append(waits, s.remove(d, keep, !keep))
+	}
+	deadline := time.After(2 * time.Minute)
+	for _, w := range waits {
+	drain:
+		for {
+			select {
+			case <-w:
+				break drain
+			case <-s.updates: // let finishing controllers report
+			case <-deadline:
+				s.log.Warn("controllers still stopping at exit")
+				return
+			}
+		}
+	}
+	s.debounce.Stop()
+}

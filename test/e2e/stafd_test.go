@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build e2e && linux
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
+	"github.com/nvme-stas-go/stas/internal/sysfs"
+	"github.com/nvme-stas-go/stas/test/e2e/topo"
+)
+
+var systemBusOnce sync.Once
+
+// systemBus starts the VM's system bus once per boot, with the product's policy files
+// installed where dbus-daemon reads them, as a package would.
+func systemBus(t *testing.T) {
+	t.Helper()
+	systemBusOnce.Do(func() {
+		if err := os.MkdirAll("/etc/dbus-1/system.d", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"org.nvmexpress.staf.conf", "org.nvmexpress.stac.conf"} {
+			data, err := os.ReadFile(filepath.Join(repo(), "dbus", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join("/etc/dbus-1/system.d", name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll("/run/dbus", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat("/etc/machine-id"); err != nil {
+			topo.Run(t, "sh", "-c", "dbus-uuidgen > /etc/machine-id")
+		}
+		// Not topo.Run: the forked daemon would keep its output pipes open and Run would
+		// wait for them.
+		if err := exec.Command("dbus-daemon", "--system", "--fork").Run(); err != nil {
+			t.Fatalf("start the system bus: %v", err)
+		}
+		if !topo.Eventually(10*time.Second, func() bool { _, err := os.Stat("/run/dbus/system_bus_socket"); return err == nil }) {
+			t.Fatal("system bus did not start")
+		}
+	})
+}
+
+func repo() string {
+	if r := os.Getenv("VM_REPO"); r != "" {
+		return r
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+// daemonProc is a running product daemon whose output goes to the test log.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startDaemon runs build/bin/<name> with args; it is stopped with SIGTERM at cleanup.
+func startDaemon(t *testing.T, name string, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(repo(), "build", "bin", name), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &daemonProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			t.Logf("%s: %s", name, sc.Text())
+		}
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *daemonProc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("%s did not stop within 30 s of SIGTERM", p.cmd.Path)
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+type allLogPages []struct {
+	DC   map[string]string   `json:"discovery-controller"`
+	Logs []map[string]string `json:"log-pages"`
+}
+
+func logPagesOf(t *testing.T, c *dbusapi.Client) allLogPages {
+	t.Helper()
+	s, err := c.GetAllLogPages(testContext(t, 10*time.Second), false)
+	if err != nil {
+		t.Logf("get_all_log_pages: %v", err)
+		return nil
+	}
+	var pages allLogPages
+	if err := json.Unmarshal([]byte(s), &pages); err != nil {
+		t.Fatalf("get_all_log_pages is not JSON: %v\n%s", err, s)
+	}
+	return pages
+}
+
+func hasSubsystem(pages allLogPages, nqn string) bool {
+	for _, p := range pages {
+		for _, e := range p.Logs {
+			if e["subnqn"] == nqn && e["subtype"] == "nvme" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestStafdConfiguredDC runs stafd with a configured discovery controller on the real
+// kernel: the log page appears on D-Bus, a subsystem linked on the target appears after
+// one change notice with log_pages_changed, and stopping stafd (persistent connections)
+// leaves the discovery connection in place.
+func TestStafdConfiguredDC(t *testing.T) {
+	systemBus(t)
+	l := newLab(t)
+	port := l.target.TCPPort(1, l.a.PeerAddr, "8009")
+	first := l.target.Subsystem("nqn.2014-08.org.example:stafd-1", "")
+	port.Link(first)
+
+	conf := filepath.Join(t.TempDir(), "stafd.conf")
+	if err := os.WriteFile(conf, []byte("[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr="+
+		l.a.PeerAddr+";trsvcid=8009;host-iface="+l.a.Host+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stafd := startDaemon(t, "stafd", "-f", conf, "--tron")
+
+	ctx := testContext(t, 2*time.Minute)
+	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if !topo.Eventually(30*time.Second, func() bool { return hasSubsystem(logPagesOf(t, client), first.NQN) }) {
+		t.Fatalf("%s never appeared in get_all_log_pages: %+v", first.NQN, logPagesOf(t, client))
+	}
+
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := dbusapi.AddStafdMatches(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	signals := make(chan *dbus.Signal, 16)
+	conn.Signal(signals)
+
+	second := l.target.Subsystem("nqn.2014-08.org.example:stafd-2", "")
+	port.Link(second)
+	deadline := time.After(30 * time.Second)
+	for got := false; !got; {
+		select {
+		case sig := <-signals:
+			if s, ok := dbusapi.ParseStafdSignal(sig); ok && s.Member == dbusapi.SignalLogPagesChanged {
+				got = true
+			}
+		case <-deadline:
+			t.Fatal("no log_pages_changed after linking a subsystem")
+		}
+	}
+	if !hasSubsystem(logPagesOf(t, client), second.NQN) {
+		t.Errorf("%s not published after log_pages_changed", second.NQN)
+	}
+
+	stafd.stop(t)
+	ctrls, err := sysfs.ReadControllers(sysfs.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := ""
+	for _, c := range ctrls {
+		if c.IsDiscovery() && c.Address.TrAddr == l.a.PeerAddr {
+			kept = c.Name
+		}
+	}
+	if kept == "" {
+		t.Fatal("stafd with persistent-connections left no discovery connection behind")
+	}
+	// The next test must start clean: the connection stafd left is deleted here.
+	topo.Run(t, "sh", "-c", "echo 1 > /sys/class/nvme/"+kept+"/delete_controller")
+	if !topo.Eventually(10*time.Second, func() bool { return !slices.Contains(topo.Controllers(t), kept) }) {
+		t.Errorf("%s not deleted", kept)
+	}
+}
