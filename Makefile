@@ -32,9 +32,10 @@ DEB_PACKAGES := gcc libc6-dev git make xz-utils dbus dbus-bin libglib2.0-bin sys
 
 .PHONY: build test lint fuzz cover e2e e2e-shell check install uninstall deps clean
 
+# build/bin also gets the test tools of test/cmd (the CDC simulator); install leaves them out.
 build:
 	@mkdir -p build/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/bin/ ./cmd/... ./test/cmd/...
 
 test:
 	$(GO) test -race -count=1 ./...
