@@ -192,7 +192,7 @@ func run(ctx context.Context, args []string) (int, error) {
 			}
 		}
 	}()
-	go notify.Watchdog(ctx, func(context.Context) bool { return true })
+	go notify.Watchdog(ctx, svc.Alive)
 
 	log.Info("stafd started", "version", version.Version)
 	err = svc.Run(ctx)

@@ -106,6 +106,7 @@ type Service struct {
 	limiter  *ctrl.Limiter
 	debounce *debounce.Debouncer
 	reload   chan struct{}
+	ping     chan chan struct{}
 	signals  chan func(Emitter) error
 	resolver *resolver
 	chooser  interfaceChooser
@@ -155,6 +156,7 @@ func New(opts Options) (*Service, error) {
 		limiter:  ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
 		debounce: debounce.New(debounce.Window),
 		reload:   make(chan struct{}, 1),
+		ping:     make(chan chan struct{}),
 		signals:  make(chan func(Emitter) error, 1024),
 		resolver: newResolver(),
 		chooser:  opts.Chooser,
@@ -216,6 +218,23 @@ func (s *Service) Reload() {
 	}
 }
 
+// Alive reports whether the owner goroutine answers within ctx: systemd's watchdog is
+// fed only while it does, so a stuck service is restarted.
+func (s *Service) Alive(ctx context.Context) bool {
+	reply := make(chan struct{})
+	select {
+	case s.ping <- reply:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-reply:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // Run runs the service until ctx ends, then stops every controller: with
 // persistent-connections (the default) their kernel connections stay for the next start
 // to adopt; without, they are deregistered and deleted.
@@ -249,6 +268,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-s.reload:
 			s.doReload()
+		case reply := <-s.ping:
+			close(reply)
 		case <-s.debounce.RunNow():
 			s.reconcile()
 		case <-s.debounce.WindowEnd():

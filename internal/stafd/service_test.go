@@ -144,6 +144,11 @@ func TestConfiguredDCReferralAndRemoval(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- svc.Run(ctx) }()
 
+	alive, stop := context.WithTimeout(ctx, 10*time.Second)
+	if !svc.Alive(alive) {
+		t.Error("the running service does not answer Alive")
+	}
+	stop()
 	var pages allLogPages
 	waitFor(t, "both discovery controllers with their log pages", func() bool {
 		pages = nil
@@ -180,6 +185,11 @@ func TestConfiguredDCReferralAndRemoval(t *testing.T) {
 	})
 	cancel()
 	<-done
+	dead, stop2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if svc.Alive(dead) {
+		t.Error("a stopped service answers Alive")
+	}
+	stop2()
 	if len(f.host.Disconnects()) != 1 {
 		t.Errorf("stafd with persistent-connections deleted %v at exit", f.host.Disconnects())
 	}
