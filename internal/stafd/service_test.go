@@ -198,3 +198,39 @@ func TestConfiguredDCReferralAndRemoval(t *testing.T) {
 		t.Errorf("last-known config not saved: %v\n%s", err, state)
 	}
 }
+
+// A refers to B and B refers back to A: each is managed once and the loop ends.
+func TestReferralLoopTerminates(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "stafd.conf")
+	writeConf(t, conf, "[Controllers]\ncontroller = transport=tcp;traddr=192.0.2.2\n")
+	f := newFabric()
+	f.set("192.0.2.2", referral("198.51.100.2"), subsystem("192.0.2.2", "nqn.2014-08.org.example:a"))
+	f.set("198.51.100.2", referral("192.0.2.2"), subsystem("198.51.100.2", "nqn.2014-08.org.example:b"))
+	svc, err := New(Options{ConfPath: conf, Host: f.host, OpenAdmin: f.open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "both controllers with their log pages", func() bool {
+		var pages allLogPages
+		if err := json.Unmarshal([]byte(svc.GetAllLogPages(false)), &pages); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range pages {
+			n += len(p.Logs)
+		}
+		return len(pages) == 2 && n == 4
+	})
+	time.Sleep(200 * time.Millisecond) // a runaway loop would keep adding controllers
+	if n := len(svc.ListControllers(false)); n != 2 {
+		t.Errorf("%d controllers for a two-controller referral loop", n)
+	}
+	if n := len(f.host.Connects()); n != 2 {
+		t.Errorf("%d connects for two controllers", n)
+	}
+}

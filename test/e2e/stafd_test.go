@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -173,6 +174,17 @@ func TestStafdConfiguredDC(t *testing.T) {
 		t.Fatalf("%s never appeared in get_all_log_pages: %+v", first.NQN, logPagesOf(t, client))
 	}
 
+	// stafctl, the shipped client, shows the same log page; a second stafd is refused.
+	out, err := topo.Output(filepath.Join(repo(), "build", "bin", "stafctl"), "adlp")
+	if err != nil || !strings.Contains(out, "'subnqn': '"+first.NQN+"'") {
+		t.Errorf("stafctl adlp: %v\n%s", err, out)
+	}
+	second := exec.Command(filepath.Join(repo(), "build", "bin", "stafd"), "-f", conf)
+	msg, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "already owned") {
+		t.Errorf("a second stafd: %v, %s; want it refused because the name is owned", err, msg)
+	}
+
 	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)
@@ -184,8 +196,8 @@ func TestStafdConfiguredDC(t *testing.T) {
 	signals := make(chan *dbus.Signal, 16)
 	conn.Signal(signals)
 
-	second := l.target.Subsystem("nqn.2014-08.org.example:stafd-2", "")
-	port.Link(second)
+	other := l.target.Subsystem("nqn.2014-08.org.example:stafd-2", "")
+	port.Link(other)
 	deadline := time.After(30 * time.Second)
 	for got := false; !got; {
 		select {
@@ -197,8 +209,8 @@ func TestStafdConfiguredDC(t *testing.T) {
 			t.Fatal("no log_pages_changed after linking a subsystem")
 		}
 	}
-	if !hasSubsystem(logPagesOf(t, client), second.NQN) {
-		t.Errorf("%s not published after log_pages_changed", second.NQN)
+	if !hasSubsystem(logPagesOf(t, client), other.NQN) {
+		t.Errorf("%s not published after log_pages_changed", other.NQN)
 	}
 
 	stafd.stop(t)
