@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nvme-stas-go/stas/internal/dbusapi"
 	"github.com/nvme-stas-go/stas/internal/nvme"
 	"github.com/nvme-stas-go/stas/test/cdcsim"
 	"github.com/nvme-stas-go/stas/test/e2e/topo"
@@ -56,18 +55,9 @@ func TestStafdCDCRegistrationAndHostileEntries(t *testing.T) {
 
 	conf := filepath.Join(t.TempDir(), "stafd.conf")
 	writeStafdConf(t, conf, "transport=tcp;traddr="+l.a.PeerAddr+";trsvcid="+simPort+";host-iface="+l.a.Host)
-	t.Cleanup(func() {
-		for _, dev := range discoveryControllers(t, l.a.PeerAddr) {
-			_, _ = topo.Output("sh", "-c", "echo 1 > /sys/class/nvme/"+dev+"/delete_controller")
-		}
-	})
+	forgetDiscoveryControllers(t, l.a.PeerAddr)
 	stafd := startDaemon(t, "stafd", "-f", conf)
-	ctx := testContext(t, 3*time.Minute)
-	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client, ctx := stafdClient(t)
 
 	if !topo.Eventually(60*time.Second, func() bool { return hasSubsystem(logPagesOf(t, client), good.SubNQN) }) {
 		t.Fatalf("the good entry never appeared: %+v", logPagesOf(t, client))
@@ -123,21 +113,10 @@ func TestStafdUnresponsiveDC(t *testing.T) {
 	writeStafdConf(t, conf,
 		"transport=tcp;traddr="+l.a.PeerAddr+";trsvcid="+simPort+";host-iface="+l.a.Host,
 		"transport=tcp;traddr="+l.b.PeerAddr+";trsvcid=8009;host-iface="+l.b.Host)
-	t.Cleanup(func() {
-		sim.SetFaults(cdcsim.Faults{})
-		for _, addr := range []string{l.a.PeerAddr, l.b.PeerAddr} {
-			for _, dev := range discoveryControllers(t, addr) {
-				_, _ = topo.Output("sh", "-c", "echo 1 > /sys/class/nvme/"+dev+"/delete_controller")
-			}
-		}
-	})
+	forgetDiscoveryControllers(t, l.a.PeerAddr, l.b.PeerAddr)
+	t.Cleanup(func() { sim.SetFaults(cdcsim.Faults{}) })
 	stafd := startDaemon(t, "stafd", "-f", conf)
-	ctx := testContext(t, 3*time.Minute)
-	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client, ctx := stafdClient(t)
 	both := func() bool {
 		pages := logPagesOf(t, client)
 		return hasSubsystem(pages, first.NQN) && hasSubsystem(pages, stuck.SubNQN)

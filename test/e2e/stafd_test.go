@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -163,13 +164,7 @@ func TestStafdConfiguredDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	stafd := startDaemon(t, "stafd", "-f", conf, "--tron")
-
-	ctx := testContext(t, 2*time.Minute)
-	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client, ctx := stafdClient(t)
 	if !topo.Eventually(30*time.Second, func() bool { return hasSubsystem(logPagesOf(t, client), first.NQN) }) {
 		t.Fatalf("%s never appeared in get_all_log_pages: %+v", first.NQN, logPagesOf(t, client))
 	}
@@ -234,6 +229,31 @@ func TestStafdConfiguredDC(t *testing.T) {
 	}
 }
 
+// forgetDiscoveryControllers deletes, at cleanup, the discovery connections to addrs that
+// stafd (with persistent connections) leaves behind, so that the next scenario starts clean.
+func forgetDiscoveryControllers(t *testing.T, addrs ...string) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, addr := range addrs {
+			for _, dev := range discoveryControllers(t, addr) {
+				_, _ = topo.Output("sh", "-c", "echo 1 > /sys/class/nvme/"+dev+"/delete_controller")
+			}
+		}
+	})
+}
+
+// stafdClient connects a D-Bus client of stafd; it and its context end with the test.
+func stafdClient(t *testing.T) (*dbusapi.Client, context.Context) {
+	t.Helper()
+	ctx := testContext(t, 3*time.Minute)
+	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client, ctx
+}
+
 // discoveryControllers lists the kernel's discovery controllers to addr.
 func discoveryControllers(t *testing.T, addr string) []string {
 	t.Helper()
@@ -270,20 +290,9 @@ func TestStafdReferralAndRestart(t *testing.T) {
 		l.a.PeerAddr+";trsvcid=8009;host-iface="+l.a.Host+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, addr := range []string{l.a.PeerAddr, l.b.PeerAddr} {
-			for _, dev := range discoveryControllers(t, addr) {
-				_, _ = topo.Output("sh", "-c", "echo 1 > /sys/class/nvme/"+dev+"/delete_controller")
-			}
-		}
-	})
+	forgetDiscoveryControllers(t, l.a.PeerAddr, l.b.PeerAddr)
 	stafd := startDaemon(t, "stafd", "-f", conf)
-	ctx := testContext(t, 3*time.Minute)
-	client, err := dbusapi.Dial(ctx, dbusapi.StafService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client, _ := stafdClient(t)
 	both := func() bool {
 		pages := logPagesOf(t, client)
 		return hasSubsystem(pages, s1.NQN) && hasSubsystem(pages, s2.NQN)
