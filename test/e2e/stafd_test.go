@@ -174,6 +174,7 @@ func TestStafdConfiguredDC(t *testing.T) {
 	if err != nil || !strings.Contains(out, "'subnqn': '"+first.NQN+"'") {
 		t.Errorf("stafctl adlp: %v\n%s", err, out)
 	}
+	checkBusctl(t, l)
 	second := exec.Command(filepath.Join(repo(), "build", "bin", "stafd"), "-f", conf)
 	msg, err := second.CombinedOutput()
 	if err == nil || !strings.Contains(string(msg), "already owned") {
@@ -252,6 +253,70 @@ func stafdClient(t *testing.T) (*dbusapi.Client, context.Context) {
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client, ctx
+}
+
+// checkBusctl calls every member of the running stafd with busctl, a client that shares
+// no code with ours, and checks each answer's D-Bus type and shape.
+func checkBusctl(t *testing.T, l *lab) {
+	t.Helper()
+	const (
+		name = "org.nvmexpress.staf"
+		path = "/org/nvmexpress/staf"
+	)
+	dc := []string{"tcp", l.a.PeerAddr, "8009", "nqn.2014-08.org.nvmexpress.discovery", "", l.a.Host, hostNQN}
+	for _, c := range []struct {
+		args []string
+		typ  string
+		ok   func(data any) bool
+	}{
+		{[]string{"call", name, path, name, "list_controllers", "b", "true"}, "aa{ss}", func(d any) bool {
+			l, _ := d.([]any)
+			if len(l) != 1 {
+				return false
+			}
+			m, _ := l[0].(map[string]any)
+			return m["traddr"] == dc[1] && m["connected"] == "True" && m["origin"] == "configured"
+		}},
+		{append([]string{"call", name, path, name, "get_log_pages", "sssssss"}, dc...), "aa{ss}", func(d any) bool {
+			l, _ := d.([]any)
+			return len(l) >= 1
+		}},
+		{[]string{"call", name, path, name, "get_all_log_pages", "b", "false"}, "s", func(d any) bool {
+			s, _ := d.(string)
+			return json.Valid([]byte(s)) && strings.Contains(s, `"log-pages"`)
+		}},
+		{[]string{"call", name, path, name + ".debug", "process_info"}, "s", func(d any) bool {
+			s, _ := d.(string)
+			return json.Valid([]byte(s)) && strings.Contains(s, `"hostnqn": "`+hostNQN+`"`)
+		}},
+		{append([]string{"call", name, path, name + ".debug", "controller_info", "sssssss"}, dc...), "s", func(d any) bool {
+			s, _ := d.(string)
+			return strings.Contains(s, `"origin": "configured"`)
+		}},
+		{[]string{"get-property", name, path, name + ".debug", "log_level"}, "s", func(d any) bool { return d == "DEBUG" }},
+		{[]string{"get-property", name, path, name + ".debug", "tron"}, "b", func(d any) bool { return d == true }},
+	} {
+		out, err := topo.Output("busctl", append([]string{"--json=short"}, c.args...)...)
+		if err != nil {
+			t.Errorf("busctl %v: %v", c.args, err)
+			continue
+		}
+		var answer struct {
+			Type string `json:"type"`
+			Data any    `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(out), &answer); err != nil {
+			t.Errorf("busctl %v: %v\n%s", c.args, err, out)
+			continue
+		}
+		data := answer.Data
+		if l, ok := data.([]any); ok && c.args[0] == "call" && len(l) == 1 {
+			data = l[0] // a method's out arguments come as a list
+		}
+		if answer.Type != c.typ || !c.ok(data) {
+			t.Errorf("busctl %v: type %s, data %v; want type %s and the expected shape", c.args[3:], answer.Type, data, c.typ)
+		}
+	}
 }
 
 // discoveryControllers lists the kernel's discovery controllers to addr.
