@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"io/fs"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -230,11 +232,12 @@ func TestResyncAndHandOff(t *testing.T) {
 	if err := os.WriteFile(systemctl, []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sysfsFS := fstest.MapFS{
+	sysfsFS := &lockedFS{m: fstest.MapFS{
 		"class/nvme/nvme7/subsysnqn": {Data: []byte(nqn.WellKnownDiscovery + "\n")},
 		"class/nvme/nvme7/cntrltype": {Data: []byte("discovery\n")},
 		"class/nvme/nvme7/transport": {Data: []byte("tcp\n")},
-	}
+		"class/nvme/nvme0/transport": {Data: []byte("tcp\n")}, // ours, once connected
+	}}
 	uevents := make(chan uevent.Update, 4)
 	svc, stop := run(t, Options{ConfPath: conf, Host: f.host, OpenAdmin: f.open, Uevents: uevents, Sysfs: sysfsFS,
 		Systemctl: systemctl, RuleDir: filepath.Join(dir, "rules.d")})
@@ -254,7 +257,26 @@ func TestResyncAndHandOff(t *testing.T) {
 		return strings.Contains(string(b), `--quiet --no-block restart nvmf-connect@--device\x3dnvme7\x09--host-iface\x3deth1.service`)
 	})
 	// Lost events: our controller's device is gone from sysfs, so it reconnects.
+	sysfsFS.remove("class/nvme/nvme0/transport")
 	connects := len(f.host.Connects())
 	uevents <- uevent.Update{Resync: true, Cause: os.ErrClosed}
 	waitFor(t, "a reconnect after the resync", func() bool { return len(f.host.Connects()) > connects })
+}
+
+// lockedFS is a MapFS a test may change while the service reads it.
+type lockedFS struct {
+	mu sync.Mutex
+	m  fstest.MapFS
+}
+
+func (l *lockedFS) Open(name string) (fs.File, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.Open(name)
+}
+
+func (l *lockedFS) remove(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, name)
 }

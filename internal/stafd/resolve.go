@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/nvme-stas-go/stas/internal/config"
@@ -74,9 +75,16 @@ func (r *resolver) address(host string, families config.IPFamilies) (netip.Addr,
 }
 
 // take records an answer; it reports whether it differs from the last one for that name.
+// A failed lookup does not replace a good answer (a DNS outage must not drop a
+// controller), and addresses are kept sorted so that a server rotating its records is not
+// seen as a change.
 func (r *resolver) take(a resolved) bool {
 	r.inFlight[a.name] = false
 	old, had := r.answers[a.name]
+	if a.err != nil && had && old.err == nil {
+		return false
+	}
+	slices.SortFunc(a.addrs, func(x, y netip.Addr) int { return x.Compare(y) })
 	r.answers[a.name] = a
 	if !had || (old.err == nil) != (a.err == nil) || len(old.addrs) != len(a.addrs) {
 		return true

@@ -54,4 +54,13 @@ func TestResolverHonoursFamilyOrder(t *testing.T) {
 	if !r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("192.0.2.51"), netip.MustParseAddr("2001:db8::50")}}) {
 		t.Error("a new address not reported as a change")
 	}
+	if r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("2001:db8::50"), netip.MustParseAddr("192.0.2.51")}}) {
+		t.Error("the same addresses in another order (DNS rotation) reported as a change")
+	}
+	if r.take(resolved{name: "array.test", err: errors.New("timeout")}) {
+		t.Error("a failed lookup replaced a good answer")
+	}
+	if a, ok, err := r.address("array.test", config.IPFamilies{config.IPv4}); !ok || err != nil || a.String() != "192.0.2.51" {
+		t.Errorf("after a failed lookup: %v %v %v, want the last good address", a, ok, err)
+	}
 }

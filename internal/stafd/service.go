@@ -102,15 +102,21 @@ type Service struct {
 
 	dcs      map[tid.TID]*dc
 	byDevice map[string]*dc
-	updates  chan ctrl.Update
-	limiter  *ctrl.Limiter
-	debounce *debounce.Debouncer
-	reload   chan struct{}
-	ping     chan chan struct{}
-	signals  chan func(Emitter) error
-	resolver *resolver
-	chooser  interfaceChooser
-	ageTimer *time.Timer
+	// removing holds the devices of controllers being stopped: their events are neither
+	// theirs any more nor someone else's to hand to nvme-cli.
+	removing map[string]*ctrl.Controller
+	// resolving is set by a pass that met a configured host name without an answer yet;
+	// such a pass removes no configured controller.
+	resolving bool
+	updates   chan ctrl.Update
+	limiter   *ctrl.Limiter
+	debounce  *debounce.Debouncer
+	reload    chan struct{}
+	ping      chan chan struct{}
+	signals   chan func(Emitter) error
+	resolver  *resolver
+	chooser   interfaceChooser
+	ageTimer  *time.Timer
 
 	snap        atomic.Pointer[snapshot]
 	tron        atomic.Bool
@@ -152,6 +158,7 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger,
 		dcs:      map[tid.TID]*dc{},
 		byDevice: map[string]*dc{},
+		removing: map[string]*ctrl.Controller{},
 		updates:  make(chan ctrl.Update, 256),
 		limiter:  ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
 		debounce: debounce.New(debounce.Window),
@@ -338,6 +345,7 @@ func (s *Service) doReload() {
 // wanted computes the discovery controllers the host should have, by origin.
 func (s *Service) wanted() map[tid.TID]*want {
 	ignore := s.cfg.IgnoreIface
+	s.resolving = false
 	all := map[tid.TID]*want{}
 	add := func(t tid.TID, origin string, conf *config.Controller) {
 		if w, ok := all[t]; ok {
@@ -404,6 +412,7 @@ func (s *Service) resolveTraddr(t *tid.TID) bool {
 	addr, known, err := s.resolver.address(t.Traddr, s.cfg.IPFamily)
 	switch {
 	case !known:
+		s.resolving = true
 		return false // asked; the answer triggers another pass
 	case err != nil:
 		s.log.Error("cannot resolve a configured controller's address", "traddr", t.Traddr, "err", err)
@@ -464,6 +473,11 @@ func (s *Service) reconcile() {
 	for t, d := range s.dcs {
 		if _, ok := wanted[t]; ok {
 			d.lostSince = time.Time{}
+			continue
+		}
+		// While a configured host name has no answer yet, its controller may be one of
+		// these: removing it would drop a connection the restart just adopted.
+		if s.resolving && d.origin == dbusapi.OriginConfigured {
 			continue
 		}
 		// A controller found by mDNS is not dropped just because it is no longer
@@ -588,6 +602,10 @@ func (s *Service) remove(d *dc, keep, deregister bool) <-chan struct{} {
 	delete(s.dcs, d.tid)
 	if d.last.Device != "" && s.byDevice[d.last.Device] == d {
 		delete(s.byDevice, d.last.Device)
+		s.removing[d.last.Device] = d.c
+	}
+	if len(d.referrals) > 0 {
+		s.debounce.Trigger() // what it referred to may not be wanted any more
 	}
 	s.log.Info("discovery controller removed", "controller", d.tid.String(), "keep connection", keep)
 	return d.c.Stop(keep, deregister)
@@ -597,7 +615,14 @@ func (s *Service) remove(d *dc, keep, deregister bool) <-chan struct{} {
 func (s *Service) handleUpdate(u ctrl.Update) {
 	d, ok := s.dcs[u.TID]
 	if !ok || d.c != u.From {
-		return // a controller already removed, finishing
+		if u.Stopped { // a removed controller has finished
+			for dev, c := range s.removing {
+				if c == u.From {
+					delete(s.removing, dev)
+				}
+			}
+		}
+		return
 	}
 	if d.last.Device != u.Device {
 		if d.last.Device != "" && s.byDevice[d.last.Device] == d {
@@ -605,9 +630,19 @@ func (s *Service) handleUpdate(u ctrl.Update) {
 		}
 		if u.Device != "" {
 			s.byDevice[u.Device] = d
+			// A remove event that came before this update found no owner.
+			if s.opts.Sysfs != nil {
+				if _, err := fs.Stat(s.opts.Sysfs, "class/nvme/"+u.Device); err != nil {
+					d.c.DeviceRemoved(u.Device)
+				}
+			}
 		}
 	}
+	lostConnection := d.last.Connected && !u.Connected
 	d.last = u
+	if lostConnection && d.origin == dbusapi.OriginDiscovered {
+		s.debounce.Trigger() // an unannounced mDNS controller starts ageing now
+	}
 	if u.LogFetched != d.fetched {
 		d.fetched = u.LogFetched
 		s.takeLog(d, u)
@@ -619,13 +654,13 @@ func (s *Service) handleUpdate(u ctrl.Update) {
 // when the content changed (and on the first fetch), not on every fetch.
 func (s *Service) takeLog(d *dc, u ctrl.Update) {
 	kept, refused := filterEntries(u.LogPages)
-	for _, r := range refused {
-		s.log.Warn("log page entry dropped", "controller", d.tid.String(), "device", u.Device, "problem", r)
-	}
 	changed := d.entries == nil || !slices.Equal(d.entries, kept)
 	d.entries = kept
 	if !changed {
 		return
+	}
+	for _, r := range refused { // once per change, not on every fetch
+		s.log.Warn("log page entry dropped", "controller", d.tid.String(), "device", u.Device, "problem", r)
 	}
 	refs := s.referralsOf(d.tid, kept)
 	if !slices.Equal(refs, d.referrals) {
@@ -668,6 +703,10 @@ func (s *Service) handleUevent(u uevent.Update) {
 	if u.Resync {
 		s.log.Warn("kernel events may have been lost; rechecking every discovery controller", "cause", u.Cause)
 		for dev, d := range s.byDevice {
+			if s.opts.Sysfs == nil {
+				d.c.Rediscover(dev)
+				continue
+			}
 			if _, err := fs.Stat(s.opts.Sysfs, "class/nvme/"+dev); err != nil {
 				d.c.DeviceRemoved(dev)
 			} else {
@@ -682,7 +721,9 @@ func (s *Service) handleUevent(u uevent.Update) {
 	}
 	d, ok := s.byDevice[n.Device]
 	if !ok {
-		s.handOff(n)
+		if s.removing[n.Device] == nil {
+			s.handOff(n)
+		}
 		return
 	}
 	switch n.Kind {

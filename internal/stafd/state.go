@@ -123,6 +123,7 @@ func (s *Service) restore() {
 		s.log.Warn("last known config has an unknown version; not used", "version", f.Version)
 		return
 	}
+	wanted := s.wanted()
 	for _, e := range f.Controllers {
 		t := tid.New(e.TID, tid.Discovery, false)
 		if t.IsZero() || s.dcs[t] != nil {
@@ -135,6 +136,10 @@ func (s *Service) restore() {
 			}
 		}
 		d := &dc{tid: t, origin: e.Origin}
+		if w := wanted[t]; w != nil {
+			// Still configured: connect with its controller= options (secrets included).
+			d.origin, d.conf = w.origin, w.conf
+		}
 		s.dcs[t] = d
 		s.start(d, entries)
 		s.log.Info("restored from the last known config", "controller", t.String(), "log entries", len(entries))
