@@ -79,6 +79,14 @@ type daemonProc struct {
 func startDaemon(t *testing.T, name string, args ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(repo(), "build", "bin", name), args...)
+	// Each scenario has its own runtime directory (last-known configuration), shared by
+	// the daemons it starts, so that no scenario inherits controllers from another.
+	runtime := os.Getenv("RUNTIME_DIRECTORY")
+	if runtime == "" {
+		runtime = filepath.Join(os.TempDir(), "e2e-run", strings.ReplaceAll(t.Name(), "/", "_"), name)
+		t.Cleanup(func() { _ = os.RemoveAll(runtime) })
+	}
+	cmd.Env = append(os.Environ(), "RUNTIME_DIRECTORY="+runtime)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
