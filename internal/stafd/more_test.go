@@ -5,9 +5,9 @@ package stafd
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"io/fs"
 	"strings"
 	"sync"
 	"testing"
