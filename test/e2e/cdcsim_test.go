@@ -202,20 +202,7 @@ func TestCDCDiscoveryChangeAEN(t *testing.T) {
 	sim := startSimulator(t, l, cdcsim.Config{DCType: nvme.DCTypeCDC, Entries: initial}, true)
 	mon := newMonitor(t)
 
-	k := kernel(t)
-	o := fabrics.NewDiscoveryController(fabrics.TransportTCP, l.a.PeerAddr, simPort, "")
-	o.HostIface = l.a.Host
-	o.KeepAliveTmo = fabrics.IntOf(30)
-	dev := connect(t, k, o)
-	d := openDevice(t, dev)
-	read := func() *nvme.DiscoveryLog {
-		t.Helper()
-		log, err := d.DiscoveryLog(testContext(t, 30*time.Second), 0)
-		if err != nil {
-			t.Fatalf("read discovery log: %v", err)
-		}
-		return log
-	}
+	dev, read := persistentDC(t, l.a, simPort)
 	if log := read(); !slices.Equal(log.Entries, initial) || log.GenCtr != sim.GenCtr() {
 		t.Fatalf("first read: genctr %d, %+v", log.GenCtr, log.Entries)
 	}

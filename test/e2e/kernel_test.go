@@ -243,20 +243,7 @@ func TestDiscoveryChangeNotices(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = mon.Close() })
 
-	k := kernel(t)
-	o := fabrics.NewDiscoveryController(fabrics.TransportTCP, l.a.PeerAddr, "8009", "")
-	o.HostIface = l.a.Host
-	o.KeepAliveTmo = fabrics.IntOf(30)
-	dev := connect(t, k, o)
-	d := openDevice(t, dev)
-	read := func() *nvme.DiscoveryLog {
-		t.Helper()
-		log, err := d.DiscoveryLog(testContext(t, 30*time.Second), 0)
-		if err != nil {
-			t.Fatalf("read discovery log: %v", err)
-		}
-		return log
-	}
+	dev, read := persistentDC(t, l.a, "8009")
 	read() // the read with RAE=0 arms the notice
 
 	for i, name := range []string{"nqn.2014-08.org.example:e2e-new1", "nqn.2014-08.org.example:e2e-new2"} {
@@ -266,6 +253,25 @@ func TestDiscoveryChangeNotices(t *testing.T) {
 		if !slices.ContainsFunc(log.Entries, func(e nvme.Entry) bool { return e.SubNQN == name }) {
 			t.Fatalf("change %d: %s not in the re-read log", i+1, name)
 		}
+	}
+}
+
+// persistentDC connects a discovery controller at link's target side, bound to link's host
+// interface and kept alive (kato 30 s), and returns its device and a log page reader.
+func persistentDC(t *testing.T, link topo.Link, port string) (dev string, read func() *nvme.DiscoveryLog) {
+	t.Helper()
+	o := fabrics.NewDiscoveryController(fabrics.TransportTCP, link.PeerAddr, port, "")
+	o.HostIface = link.Host
+	o.KeepAliveTmo = fabrics.IntOf(30)
+	dev = connect(t, kernel(t), o)
+	d := openDevice(t, dev)
+	return dev, func() *nvme.DiscoveryLog {
+		t.Helper()
+		log, err := d.DiscoveryLog(testContext(t, 30*time.Second), 0)
+		if err != nil {
+			t.Fatalf("read discovery log: %v", err)
+		}
+		return log
 	}
 }
 
