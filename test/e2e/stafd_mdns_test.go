@@ -308,3 +308,34 @@ func TestStafdMDNSLinkLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestStafdMDNSHostileTXT announces services whose TXT records are hostile or unusable —
+// an NQN carrying a second kernel option, an unknown protocol, no protocol — beside a good
+// one: stafd connects only to the good one, logs the others, and keeps serving.
+func TestStafdMDNSHostileTXT(t *testing.T) {
+	systemBus(t)
+	l := newLab(t)
+	sub := l.target.Subsystem("nqn.2014-08.org.example:mdns-good", "")
+	l.target.TCPPort(1, l.a.PeerAddr, "8009").Link(sub)
+	l.target.TCPPort(2, l.a.PeerAddr, "8011").Link(l.target.Subsystem("nqn.2014-08.org.example:mdns-decoy", ""))
+
+	topo.StartAvahi(t)
+	responder := topo.StartResponder(t, l.ns, topo.ResponderConfig{HostName: "tgt", Interfaces: []string{l.a.Peer}, IPv4: true})
+	responder.Publish("nvme-dc-injection", cdcsim.MDNSServiceType, 8011, "p=tcp", "nqn=nqn.2014-08.org.example:x,hostnqn=nqn.evil")
+	responder.Publish("nvme-dc-walmart", cdcsim.MDNSServiceType, 8011, "p=walmart", "nqn="+nqn.WellKnownDiscovery)
+	responder.Publish("nvme-dc-noproto", cdcsim.MDNSServiceType, 8011, "nqn="+nqn.WellKnownDiscovery)
+	announceDC(responder, "nvme-dc-good", 8009)
+
+	_, client := startMDNSStafd(t, l.a.PeerAddr)
+	waitMDNSPage(t, client, l.a.PeerAddr, "8009", l.a.Host, sub.NQN)
+	time.Sleep(3 * time.Second) // past another reconciliation: the hostile ones must not follow
+	if _, _, ok := mdnsPage(logPagesOf(t, client), l.a.PeerAddr, "8011"); ok {
+		t.Errorf("a service with a hostile or unusable TXT record was used: %+v", logPagesOf(t, client))
+	}
+	if n := len(mdnsControllers(t, l.a.PeerAddr, "8011")); n != 0 {
+		t.Errorf("%d kernel connections to the hostile services", n)
+	}
+	if _, err := client.ListControllers(testContext(t, 10*time.Second), true); err != nil {
+		t.Errorf("stafd stopped answering: %v", err)
+	}
+}
