@@ -54,10 +54,15 @@ cover:
 
 # The end-to-end suite runs as root in a qemu VM booting the Debian kernel (the host has no
 # NVMe modules); see docs/testing.md.
+# Scenarios that need firmware tables (NBFT) get a boot of their own with the table.
 e2e: build
 	@mkdir -p build/e2e
 	CGO_ENABLED=0 $(GO) test -c -tags e2e -o build/e2e/e2e.test ./test/e2e
-	test/vm/run.sh --timeout $(E2E_TIMEOUT) -- build/e2e/e2e.test -test.v -test.run '$(E2E_RUN)' -test.timeout 25m
+	build/bin/mknbft -out build/e2e/NBFT
+	test/vm/run.sh --timeout $(E2E_TIMEOUT) -- build/e2e/e2e.test -test.v -test.run '$(E2E_RUN)' -test.skip '^TestNBFT' -test.timeout 25m
+	if echo TestNBFTDiscoveryController | grep -Eq '$(E2E_RUN)'; then \
+		test/vm/run.sh --timeout $(E2E_TIMEOUT) --acpitable build/e2e/NBFT --env E2E_NBFT=1 -- \
+			build/e2e/e2e.test -test.v -test.run '^TestNBFT' -test.timeout 10m; fi
 
 # A shell in the VM, for exploring by hand.
 e2e-shell: build

@@ -19,6 +19,7 @@
 #   --kernel KVER    kernel release (default: newest /boot/vmlinuz-*)
 #   --append ARGS    extra kernel command line
 #   --debug          verbose kernel + init (set -x)
+#   --acpitable FILE an extra ACPI table for the guest (e.g. an NBFT); repeatable
 #   --slow-boot      plain recipe: compressed bzImage + SeaBIOS (default is the
 #                    faster uncompressed vmlinux via PVH + qboot when possible)
 #   --shell          interactive shell in the VM (Ctrl-A x kills qemu)
@@ -50,6 +51,7 @@ kver=
 append=
 debug=0
 shell=0
+acpitables=()
 fast=${VM_FASTBOOT:-1}
 
 usage() { sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
@@ -69,6 +71,7 @@ while [[ $# -gt 0 ]]; do
 	--debug) debug=1; shift ;;
 	--shell) shell=1; shift ;;
 	--slow-boot) fast=0; shift ;;
+	--acpitable) need "$@"; acpitables+=("$2"); shift 2 ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	*) echo "run.sh: unknown option $1 (command goes after --)" >&2; usage ;;
@@ -208,6 +211,8 @@ qargs=(
 	-virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
 )
+
+for a in "${acpitables[@]}"; do qargs+=(-acpitable "file=$a"); done
 
 [[ $debug == 1 ]] && msg "$QEMU ${qargs[*]}"
 t0=$(date +%s.%N)
