@@ -113,7 +113,7 @@ type Service struct {
 	debounce  *debounce.Debouncer
 	reload    chan struct{}
 	ping      chan chan struct{}
-	signals   chan func(Emitter) error
+	signals   *signalQueue
 	resolver  *resolver
 	chooser   interfaceChooser
 	ageTimer  *time.Timer
@@ -164,7 +164,7 @@ func New(opts Options) (*Service, error) {
 		debounce: debounce.New(debounce.Window),
 		reload:   make(chan struct{}, 1),
 		ping:     make(chan chan struct{}),
-		signals:  make(chan func(Emitter) error, 1024),
+		signals:  newSignalQueue(),
 		resolver: newResolver(),
 		chooser:  opts.Chooser,
 		ageTimer: time.NewTimer(time.Hour),
@@ -258,8 +258,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.restore()
 	emitDone := make(chan struct{})
-	go s.emitLoop(emitDone)
-	defer func() { close(s.signals); <-emitDone }()
+	go s.signals.run(s.opts.Emit, func(err error) { s.log.Warn("D-Bus signal not sent", "err", err) }, emitDone)
+	defer func() { s.signals.close(); <-emitDone }()
 	var mdnsChanges <-chan struct{}
 	if s.opts.MDNS != nil {
 		mdnsChanges = s.opts.MDNS.Changes()
@@ -300,26 +300,6 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			s.handleUevent(u)
 		}
-	}
-}
-
-func (s *Service) emitLoop(done chan<- struct{}) {
-	defer close(done)
-	for send := range s.signals {
-		if s.opts.Emit == nil {
-			continue
-		}
-		if err := send(s.opts.Emit); err != nil {
-			s.log.Warn("D-Bus signal not sent", "err", err)
-		}
-	}
-}
-
-func (s *Service) queueSignal(send func(Emitter) error) {
-	select {
-	case s.signals <- send:
-	default:
-		s.log.Warn("D-Bus signal queue full; signal dropped")
 	}
 }
 
@@ -507,7 +487,7 @@ func (s *Service) reconcile() {
 		d.origin, d.conf = w.origin, w.conf
 	}
 	if removed > 0 {
-		s.queueSignal(func(e Emitter) error { return e.EmitDCRemoved() })
+		s.signals.dcRemoved()
 	}
 	s.save()
 	s.publish()
@@ -668,7 +648,7 @@ func (s *Service) takeLog(d *dc, u ctrl.Update) {
 		s.debounce.Trigger()
 	}
 	t, dev := d.tid, u.Device
-	s.queueSignal(func(e Emitter) error { return e.EmitLogPagesChanged(t, dev) })
+	s.signals.logPagesChanged(t, dev)
 	s.save()
 }
 
@@ -746,7 +726,9 @@ func (s *Service) shutdown() {
 	for _, d := range s.dcs {
 		waits = append(waits, s.remove(d, keep, !keep))
 	}
-	deadline := time.After(2 * time.Minute)
+	// Long enough for a controller's worst case: a connect in flight, a deregistration and
+	// the delete, each bounded by its own timeout.
+	deadline := time.After(ctrl.DefaultConnectTimeout + ctrl.DefaultAdminTimeout + ctrl.DefaultDisconnectTimeout + 10*time.Second)
 	for _, w := range waits {
 	drain:
 		for {
