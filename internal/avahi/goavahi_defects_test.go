@@ -143,6 +143,10 @@ func TestGoAvahiNaturalLoopDeadlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
+	// closed ends the drainers, and only after server.Close: until then go-avahi's
+	// dispatcher may still be sending on a browser's or a resolver's channel while it holds
+	// the lock Close needs.
+	closed := make(chan struct{})
 	created := make(chan struct{}, len(services))
 	loopDone := make(chan struct{})
 	go func() {
@@ -156,7 +160,7 @@ func TestGoAvahiNaturalLoopDeadlocks(t *testing.T) {
 						for {
 							select {
 							case <-r.FoundChannel:
-							case <-stop:
+							case <-closed:
 								return
 							}
 						}
@@ -185,7 +189,6 @@ wait:
 	t.Logf("go-avahi v1.0.1: the natural consumer loop deadlocked after %d of %d resolvers", n, len(services))
 	// Unblock: drain what the dispatcher is stuck sending, then close.
 	close(stop)
-	closed := make(chan struct{})
 	go func() {
 		for {
 			select {
