@@ -47,6 +47,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
 	"github.com/nvme-stas-go/stas/internal/tid"
 )
 
@@ -265,7 +266,7 @@ func (c *Client) Info() map[string]any {
 		stypes = []string{}
 	}
 	return map[string]any{
-		"avahi wake up timer": FormatTimer(s.kickInterval, s.kickRunning, time.Until(s.kickDeadline)),
+		"avahi wake up timer": dbusapi.TimerString(s.kickInterval, s.kickRunning, time.Until(s.kickDeadline)),
 		"service types":       stypes,
 		"services":            services,
 	}

@@ -13,37 +13,6 @@ import (
 	"time"
 )
 
-// TestFormatTimer uses the timer strings of nvme-stas-behaviour.md §13 and §14.2.
-func TestFormatTimer(t *testing.T) {
-	tests := []struct {
-		interval, remaining time.Duration
-		running             bool
-		want                string
-	}{
-		{60 * time.Second, 0, false, "60.0s [off]"},
-		{1500 * time.Millisecond, 973 * time.Millisecond, true, "1.5s [0.973s]"},
-		{time.Second, 0, true, "1.0s [0s]"},            // forced to expire
-		{time.Second, -time.Second, true, "1.0s [0s]"}, // overdue
-		{5 * time.Second, 0, false, "5.0s [off]"},
-		{3 * time.Second, 2510 * time.Millisecond, true, "3.0s [2.51s]"},
-		{60 * time.Second, 59999873 * time.Microsecond, true, "60.0s [59.999873s]"},
-		{60 * time.Second, 50 * time.Microsecond, true, "60.0s [5e-05s]"},
-		{60 * time.Second, 400 * time.Nanosecond, true, "60.0s [0s]"}, // under a microsecond
-		{259200 * time.Second, 0, false, "259200.0s [off]"},
-		{30 * time.Millisecond, 0, false, "0.03s [off]"},
-	}
-	for _, tt := range tests {
-		if got := FormatTimer(tt.interval, tt.running, tt.remaining); got != tt.want {
-			t.Errorf("FormatTimer(%v, %v, %v) = %q, want %q", tt.interval, tt.running, tt.remaining, got, tt.want)
-		}
-	}
-	for f, want := range map[float64]string{0: "0.0", 1e16: "1e+16", 123456789012345.6: "123456789012345.6", 0.0001: "0.0001", 0.00001234: "1.234e-05"} {
-		if got := pyFloat(f); got != want {
-			t.Errorf("pyFloat(%v) = %s, want %s", f, got, want)
-		}
-	}
-}
-
 // TestDelayAt uses the ValueRange vectors of nvme-stas-behaviour.md §14.2.
 func TestDelayAt(t *testing.T) {
 	r := []time.Duration{2, 5, 10, 30}

@@ -150,6 +150,12 @@ func TestTimerString(t *testing.T) {
 		{3 * time.Second, true, 0, "3.0s [0s]"},
 		{3 * time.Second, true, -time.Second, "3.0s [0s]"},
 		{0, false, 0, "0.0s [off]"},
+		{5 * time.Second, false, 0, "5.0s [off]"},
+		{60 * time.Second, true, 59999873 * time.Microsecond, "60.0s [59.999873s]"},
+		{60 * time.Second, true, 50 * time.Microsecond, "60.0s [5e-05s]"},
+		{60 * time.Second, true, 400 * time.Nanosecond, "60.0s [0s]"}, // under a microsecond
+		{259200 * time.Second, false, 0, "259200.0s [off]"},
+		{30 * time.Millisecond, false, 0, "0.03s [off]"},
 	} {
 		if got := TimerString(tc.interval, tc.running, tc.remaining); got != tc.want {
 			t.Errorf("TimerString(%v, %v, %v) = %q, want %q", tc.interval, tc.running, tc.remaining, got, tc.want)
