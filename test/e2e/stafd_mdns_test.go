@@ -39,22 +39,9 @@ func startMDNSStafd(t *testing.T, addrs ...string) (*daemonProc, *dbusapi.Client
 	if err := os.WriteFile(conf, []byte("# No controllers: mDNS is the only source.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, addr := range addrs {
-			for _, dev := range discoveryControllers(t, addr) {
-				_, _ = topo.Output("sh", "-c", "echo 1 > /sys/class/nvme/"+dev+"/delete_controller")
-			}
-		}
-	})
-	// A state directory of its own: the last-known configuration another scenario's stafd
-	// left in /run/stafd would bring back its controllers, which are not announced here.
-	t.Setenv("RUNTIME_DIRECTORY", t.TempDir())
+	forgetDiscoveryControllers(t, addrs...)
 	stafd := startDaemon(t, "stafd", "-f", conf, "--tron")
-	client, err := dbusapi.Dial(testContext(t, time.Minute), dbusapi.StafService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
+	client, _ := stafdClient(t)
 	return stafd, client
 }
 
