@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,66 +32,18 @@ import (
 
 const prog = "stafd"
 
-const usage = `usage: stafd [-h] [-f FILE] [-s] [--tron] [-v]
-
-STorage Appliance Finder (STAF): finds NVMe-oF discovery controllers, connects to them,
-registers with them and publishes their discovery log pages on D-Bus (org.nvmexpress.staf).
-
-options:
-  -h, --help            show this help message and exit
-  -f FILE, --conf-file FILE
-                        Configuration file (default: /etc/stas/stafd.conf)
-  -s, --syslog          Send messages to syslog (the journal) instead of stdout
-  --tron                Trace ON (debug messages)
-  -v, --version         Print version, then exit
-`
-
-// flags are stafd's command line (behaviour reference §5.1).
-type flags struct {
-	confFile string
-	syslog   bool
-	tron     bool
-	version  bool
-}
-
-func parseFlags(args []string, stderr io.Writer) (flags, error) {
-	var f flags
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	for _, name := range []string{"f", "conf-file"} {
-		fs.StringVar(&f.confFile, name, config.StafdConfPath, "")
-	}
-	for _, name := range []string{"s", "syslog"} {
-		fs.BoolVar(&f.syslog, name, false, "")
-	}
-	fs.BoolVar(&f.tron, "tron", false, "")
-	for _, name := range []string{"v", "version"} {
-		fs.BoolVar(&f.version, name, false, "")
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-			return f, err
-		}
-		fmt.Fprint(stderr, usage)
-		return f, fmt.Errorf("stafd: %w", err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, usage)
-		return f, fmt.Errorf("stafd: unexpected argument %q", fs.Arg(0))
-	}
-	return f, nil
-}
+var usage = daemon.Usage(prog, `STorage Appliance Finder (STAF): finds NVMe-oF discovery controllers, connects to them,
+registers with them and publishes their discovery log pages on D-Bus (org.nvmexpress.staf).`, config.StafdConfPath)
 
 // run returns the exit code and the error to print.
 func run(ctx context.Context, args []string) (int, error) {
-	f, err := parseFlags(args, os.Stderr)
+	f, err := daemon.ParseFlags(prog, usage, config.StafdConfPath, args, os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0, nil
 	case err != nil:
 		return 2, err
-	case f.version:
+	case f.Version:
 		fmt.Println(version.String())
 		return 0, nil
 	}
@@ -102,7 +53,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	if err := daemon.CheckFabrics(daemon.DefaultFabricsDevice); err != nil {
 		return 1, err
 	}
-	log, level := daemon.NewLogger(prog, f.syslog, f.tron)
+	log, level := daemon.NewLogger(prog, f.Syslog, f.Tron)
 	notify := &daemon.Notifier{Logger: log}
 
 	sys, problems, err := config.LoadSysConf(config.SysConfPath)
@@ -148,8 +99,8 @@ func run(ctx context.Context, args []string) (int, error) {
 	var server *dbusapi.Server
 	svc, err := stafd.New(stafd.Options{
 		Prog:      prog,
-		ConfPath:  f.confFile,
-		Tron:      f.tron,
+		ConfPath:  f.ConfFile,
+		Tron:      f.Tron,
 		Logger:    log,
 		Level:     level,
 		Host:      kernel,

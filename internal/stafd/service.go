@@ -28,6 +28,7 @@ import (
 	"github.com/nvme-stas-go/stas/internal/fabrics"
 	"github.com/nvme-stas-go/stas/internal/nqn"
 	"github.com/nvme-stas-go/stas/internal/nvme"
+	"github.com/nvme-stas-go/stas/internal/resolve"
 	"github.com/nvme-stas-go/stas/internal/tid"
 	"github.com/nvme-stas-go/stas/internal/uevent"
 )
@@ -114,7 +115,7 @@ type Service struct {
 	reload    chan struct{}
 	ping      chan chan struct{}
 	signals   *signalQueue
-	resolver  *resolver
+	resolver  *resolve.Resolver
 	chooser   interfaceChooser
 	ageTimer  *time.Timer
 
@@ -165,7 +166,7 @@ func New(opts Options) (*Service, error) {
 		reload:   make(chan struct{}, 1),
 		ping:     make(chan chan struct{}),
 		signals:  newSignalQueue(),
-		resolver: newResolver(),
+		resolver: resolve.New(),
 		chooser:  opts.Chooser,
 		ageTimer: time.NewTimer(time.Hour),
 	}
@@ -289,8 +290,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.debounce.Trigger()
 		case <-s.ageTimer.C:
 			s.debounce.Trigger()
-		case a := <-s.resolver.results:
-			if s.resolver.take(a) {
+		case a := <-s.resolver.Results():
+			if s.resolver.Take(a) {
 				s.debounce.Trigger()
 			}
 		case u, ok := <-s.opts.Uevents:
@@ -389,7 +390,7 @@ func (s *Service) resolveTraddr(t *tid.TID) bool {
 	if _, err := netip.ParseAddr(t.Traddr); err == nil {
 		return true
 	}
-	addr, known, err := s.resolver.address(t.Traddr, s.cfg.IPFamily)
+	addr, known, err := s.resolver.Address(t.Traddr, s.cfg.IPFamily)
 	switch {
 	case !known:
 		s.resolving = true
@@ -561,18 +562,7 @@ func (s *Service) connectOptions(d *dc) fabrics.Options {
 	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && s.supported.Has(fabrics.OptDHCHAPSecret) {
 		o.DHCHAPSecret = s.hostKey.Reveal()
 	}
-	if v, ok := opts.KATO.Get(); ok {
-		o.KeepAliveTmo = fabrics.IntOf(v)
-	}
-	if v, ok := opts.ReconnectDelay.Get(); ok {
-		o.ReconnectDelay = fabrics.IntOf(v)
-	}
-	if v, ok := opts.CtrlLossTmo.Get(); ok {
-		o.CtrlLossTmo = fabrics.IntOf(v)
-	}
-	o.HdrDigest = opts.HdrDigest.Or(false)
-	o.DataDigest = opts.DataDigest.Or(false)
-	o.DisableSQFlow = opts.DisableSQFlow.Or(false)
+	ctrl.ApplyConnectionOptions(&o, opts)
 	return o
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package stafd
+package resolve
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 )
 
 func TestResolverHonoursFamilyOrder(t *testing.T) {
-	r := newResolver()
-	r.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
+	r := New()
+	r.Lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
 		switch host {
 		case "array.test":
 			return []netip.Addr{netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("2001:db8::50")}, nil
@@ -23,10 +23,10 @@ func TestResolverHonoursFamilyOrder(t *testing.T) {
 		return nil, errors.New("no such host")
 	}
 	ask := func(host string, fams config.IPFamilies) (netip.Addr, bool, error) {
-		if _, known, _ := r.address(host, fams); !known {
+		if _, known, _ := r.Address(host, fams); !known {
 			for {
-				a := <-r.results // earlier lookups may answer first
-				if changed := r.take(a); a.name == host {
+				a := <-r.Results() // earlier lookups may answer first
+				if changed := r.Take(a); a.Name == host {
 					if !changed {
 						t.Fatalf("first answer for %s reported as unchanged", host)
 					}
@@ -34,12 +34,12 @@ func TestResolverHonoursFamilyOrder(t *testing.T) {
 				}
 			}
 		}
-		return r.address(host, fams)
+		return r.Address(host, fams)
 	}
 	if a, ok, err := ask("array.test", config.IPFamilies{config.IPv6, config.IPv4}); !ok || err != nil || a.String() != "2001:db8::50" {
 		t.Errorf("ipv6+ipv4: %v %v %v, want the IPv6 address first (nvme-stas quirk 10)", a, ok, err)
 	}
-	if a, _, _ := r.address("array.test", config.IPFamilies{config.IPv4, config.IPv6}); a.String() != "192.0.2.50" {
+	if a, _, _ := r.Address("array.test", config.IPFamilies{config.IPv4, config.IPv6}); a.String() != "192.0.2.50" {
 		t.Errorf("ipv4+ipv6: %v", a)
 	}
 	if a, ok, err := ask("v6only.test", config.IPFamilies{config.IPv4}); !ok || err != nil || a.IsValid() {
@@ -48,19 +48,19 @@ func TestResolverHonoursFamilyOrder(t *testing.T) {
 	if _, ok, err := ask("missing.test", config.IPFamilies{config.IPv4}); !ok || err == nil {
 		t.Errorf("unknown name: %v %v, want the lookup error", ok, err)
 	}
-	if r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("2001:db8::50")}}) {
+	if r.Take(Answer{Name: "array.test", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("2001:db8::50")}}) {
 		t.Error("an identical answer reported as a change")
 	}
-	if !r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("192.0.2.51"), netip.MustParseAddr("2001:db8::50")}}) {
+	if !r.Take(Answer{Name: "array.test", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.51"), netip.MustParseAddr("2001:db8::50")}}) {
 		t.Error("a new address not reported as a change")
 	}
-	if r.take(resolved{name: "array.test", addrs: []netip.Addr{netip.MustParseAddr("2001:db8::50"), netip.MustParseAddr("192.0.2.51")}}) {
+	if r.Take(Answer{Name: "array.test", Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::50"), netip.MustParseAddr("192.0.2.51")}}) {
 		t.Error("the same addresses in another order (DNS rotation) reported as a change")
 	}
-	if r.take(resolved{name: "array.test", err: errors.New("timeout")}) {
+	if r.Take(Answer{Name: "array.test", Err: errors.New("timeout")}) {
 		t.Error("a failed lookup replaced a good answer")
 	}
-	if a, ok, err := r.address("array.test", config.IPFamilies{config.IPv4}); !ok || err != nil || a.String() != "192.0.2.51" {
+	if a, ok, err := r.Address("array.test", config.IPFamilies{config.IPv4}); !ok || err != nil || a.String() != "192.0.2.51" {
 		t.Errorf("after a failed lookup: %v %v %v, want the last good address", a, ok, err)
 	}
 }

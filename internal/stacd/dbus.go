@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacd
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/nvme-stas-go/stas/internal/daemon"
+	"github.com/nvme-stas-go/stas/internal/dbusapi"
+	"github.com/nvme-stas-go/stas/internal/debounce"
+	"github.com/nvme-stas-go/stas/internal/fabrics"
+	"github.com/nvme-stas-go/stas/internal/tid"
+)
+
+// The service answers D-Bus (dbusapi.Stacd) from the snapshot: these methods run on
+// godbus's goroutines and never touch the owner goroutine's state.
+var _ dbusapi.Stacd = (*Service)(nil)
+
+// ListControllers answers list_controllers, sorted by controller for a stable output.
+func (s *Service) ListControllers(detailed bool) []map[string]string {
+	cs := slices.Clone(s.snap.Load().iocs)
+	slices.SortFunc(cs, func(a, b dbusapi.Controller) int { return strings.Compare(a.TID.String(), b.TID.String()) })
+	return dbusapi.ControllerList(cs, detailed)
+}
+
+// ControllerInfo answers controller_info.
+func (s *Service) ControllerInfo(t tid.TID) string {
+	for _, c := range s.snap.Load().iocs {
+		if c.TID == t {
+			return c.InfoJSON()
+		}
+	}
+	return "{}"
+}
+
+// ProcessInfo answers process_info.
+func (s *Service) ProcessInfo() string {
+	snap := s.snap.Load()
+	p := dbusapi.ProcessInfo{
+		Tron:                 s.Tron(),
+		LogLevel:             s.LogLevel(),
+		HostNQN:              s.hostNQN,
+		HostID:               s.hostID,
+		HostKeySet:           s.hostKey.IsSet(),
+		LastKnownConfigFile:  s.opts.StatePath,
+		ConfigSoakTimer:      dbusapi.TimerString(debounce.Window, false, 0),
+		KernelTP8013:         s.supported.Has(fabrics.OptDiscovery),
+		KernelHostIface:      s.supported.Has(fabrics.OptHostIface),
+		TerminatorAuditTimer: dbusapi.TimerString(30e9, false, 0),
+		Extra:                dbusapi.NewDict("stafd", snap.stafd),
+	}
+	if s.symname != "" {
+		p.Symname = &s.symname
+	}
+	return p.JSON()
+}
+
+// Tron reports whether tracing is on.
+func (s *Service) Tron() bool { return s.tron.Load() }
+
+// SetTron switches tracing (the D-Bus server has checked the caller is root).
+func (s *Service) SetTron(on bool) {
+	s.setTron(on)
+	s.log.Info("tron changed over D-Bus", "tron", on)
+}
+
+// LogLevel returns the level's nvme-stas name.
+func (s *Service) LogLevel() string { return daemon.LevelName(s.opts.Level.Level()) }
+
+// IgnoreIface reports the current ignore-iface setting, for the D-Bus server.
+func (s *Service) IgnoreIface() bool { return s.ignoreIface.Load() }

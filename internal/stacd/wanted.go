@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacd
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+
+	"github.com/nvme-stas-go/stas/internal/config"
+	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/fabrics"
+	"github.com/nvme-stas-go/stas/internal/nqn"
+	"github.com/nvme-stas-go/stas/internal/nvme"
+	"github.com/nvme-stas-go/stas/internal/tid"
+)
+
+// page is what stacd holds of one discovery controller's log page.
+type page struct {
+	dc tid.TID
+	// known: the entries are from stafd's current knowledge (else kept from before).
+	known   bool
+	entries []entry
+}
+
+// entry is one NVMe subsystem entry of a log page and the I/O controller it stands for.
+type entry struct {
+	TID    tid.TID           `json:"tid"`
+	DLPE   map[string]string `json:"dlpe"`
+	Reason string            `json:"iface_reason,omitempty"`
+}
+
+// nccFlag is the NCC bit of a log entry's eflags (reference §7.5).
+const nccFlag = 4
+
+func (e *entry) ncc() bool {
+	f, err := strconv.ParseUint(e.DLPE[nvme.DLPEKeyEFlags], 0, 16)
+	return err == nil && f&nccFlag != 0
+}
+
+// takePages replaces what stacd holds with stafd's answer. A DC stafd no longer lists is
+// gone, with its entries; a DC it lists but does not know now keeps the entries stacd
+// had from it. An entry keeps the I/O controller (and so the interface) it was given
+// while it stays listed, so a routing change never moves a live connection.
+func (s *Service) takePages(pages []dcPage) {
+	next := make(map[tid.TID]*page, len(pages))
+	fresh := true
+	for i := range pages {
+		p := &pages[i]
+		old := s.pages[p.DC]
+		if !p.Known {
+			fresh = false
+			if old != nil {
+				s.log.Debug("discovery controller's log page not known now; keeping its entries",
+					"controller", p.DC.String(), "entries", len(old.entries))
+				next[p.DC] = &page{dc: p.DC, entries: old.entries}
+				continue
+			}
+			if len(p.Entries) == 0 {
+				next[p.DC] = &page{dc: p.DC}
+				continue
+			}
+		}
+		next[p.DC] = &page{dc: p.DC, known: p.Known, entries: s.entriesOf(p, old)}
+	}
+	for t := range s.pages {
+		if next[t] == nil {
+			s.log.Info("stafd no longer lists the discovery controller", "controller", t.String())
+		}
+	}
+	s.pages = next
+	s.fresh = fresh
+}
+
+// entriesOf turns a DC's log page into the I/O controllers it lists: its NVMe
+// subsystem entries, valid and not requiring TLS, each inheriting the DC's host fields
+// (reference §7.2), on the interface design.md's rule picks.
+func (s *Service) entriesOf(p *dcPage, old *page) []entry {
+	prev := map[string]entry{}
+	if old != nil {
+		for _, e := range old.entries {
+			prev[entryKey(e.DLPE)] = e
+		}
+	}
+	hostNQN := p.DC.HostNQN
+	if hostNQN == "" {
+		hostNQN = s.hostNQN
+	}
+	var out []entry
+	for _, d := range p.Entries {
+		if d[nvme.DLPEKeySubType] != "nvme" {
+			continue
+		}
+		if e, ok := prev[entryKey(d)]; ok {
+			e.DLPE = d // eflags (NCC) may have changed
+			out = append(out, e)
+			continue
+		}
+		if problem := checkDLPE(d); problem != "" {
+			s.log.Warn("log page entry skipped", "controller", p.DC.String(), "subnqn", d[nvme.DLPEKeySubNQN],
+				"traddr", d[nvme.DLPEKeyTrAddr], "problem", problem)
+			continue
+		}
+		iface, reason := p.DC.HostIface, "inherited from the discovery controller"
+		if s.opts.Chooser != nil {
+			dst, _ := netip.ParseAddr(d[nvme.DLPEKeyTrAddr])
+			iface, reason = s.opts.Chooser.ChooseIface("", p.DC.HostIface, dst)
+		}
+		t := tid.New(tid.TID{Transport: d[nvme.DLPEKeyTrType], Traddr: d[nvme.DLPEKeyTrAddr], Trsvcid: d[nvme.DLPEKeyTrSvcID],
+			SubsysNQN: d[nvme.DLPEKeySubNQN], HostTraddr: p.DC.HostTraddr, HostIface: iface, HostNQN: hostNQN},
+			tid.IO, s.cfg.IgnoreIface)
+		if t.HostIface != p.DC.HostIface {
+			s.log.Info("I/O controller bound to another interface than its discovery controller's", "controller", t.String(),
+				"discovery controller", p.DC.String(), "host-iface", t.HostIface, "reason", reason)
+		} else {
+			s.log.Debug("I/O controller interface chosen", "controller", t.String(), "host-iface", t.HostIface, "reason", reason)
+		}
+		out = append(out, entry{TID: t, DLPE: d, Reason: reason})
+	}
+	return out
+}
+
+// entryKey identifies a log entry across reads.
+func entryKey(d map[string]string) string {
+	return d[nvme.DLPEKeyTrType] + "\x00" + d[nvme.DLPEKeyTrAddr] + "\x00" + d[nvme.DLPEKeyTrSvcID] + "\x00" + d[nvme.DLPEKeySubNQN]
+}
+
+// checkDLPE says what makes an entry unusable: fields that cannot name a controller
+// (stafd other than ours does not validate them), or a TLS requirement the product does
+// not meet yet.
+func checkDLPE(d map[string]string) string {
+	tr := d[nvme.DLPEKeyTrType]
+	switch tr {
+	case tid.TCP, tid.RDMA:
+		if _, err := netip.ParseAddr(d[nvme.DLPEKeyTrAddr]); err != nil {
+			return "traddr is not an IP address"
+		}
+		if p, err := strconv.ParseUint(d[nvme.DLPEKeyTrSvcID], 10, 16); err != nil || p == 0 {
+			return "trsvcid is not a port number"
+		}
+	case tid.FC, tid.Loop:
+	default:
+		return "unsupported transport " + strconv.Quote(tr)
+	}
+	if err := nqn.ValidateSubsystem(d[nvme.DLPEKeySubNQN]); err != nil {
+		return err.Error()
+	}
+	if d[nvme.DLPEKeyTReq] == "required" {
+		return "requires a secure channel (TLS), which is not supported"
+	}
+	if tsas := d[nvme.DLPEKeyTSAS]; tr == tid.TCP && tsas != "" && tsas != "{'sectype': 'none'}" {
+		return "requires TLS, which is not supported"
+	}
+	return ""
+}
+
+// want is one wanted I/O controller.
+type want struct {
+	conf   *config.Controller
+	entry  *entry
+	dc     tid.TID
+	ncc    bool
+	reason string
+}
+
+// wanted computes the I/O controllers the host should have.
+func (s *Service) wanted() map[tid.TID]*want {
+	ignore := s.cfg.IgnoreIface
+	s.resolving = false
+	all := map[tid.TID]*want{}
+	for i := range s.cfg.Controllers {
+		c := &s.cfg.Controllers[i]
+		raw := tid.TID{Transport: c.Transport, Traddr: c.Traddr, Trsvcid: c.Trsvcid, SubsysNQN: c.Subsysnqn,
+			HostTraddr: c.HostTraddr, HostIface: c.HostIface, HostNQN: c.HostNQN}
+		if config.Excluded(s.cfg.Excludes, tid.New(raw, tid.IO, ignore).Dict()) {
+			continue // before resolution, so that a host name in exclude= matches one in controller=
+		}
+		if !s.resolveTraddr(&raw) {
+			continue
+		}
+		t := tid.New(raw, tid.IO, ignore)
+		if t.HostNQN == "" {
+			t.HostNQN = s.hostNQN
+		}
+		if t.Transport == "" || t.Traddr == "" || t.SubsysNQN == "" || (t.Trsvcid == "" && (t.Transport == tid.TCP || t.Transport == tid.RDMA)) {
+			s.log.Warn("configured I/O controller left out: transport, traddr, trsvcid and subsysnqn are needed", "controller", t.String())
+			continue
+		}
+		all[t] = &want{conf: c, reason: "configured"}
+		if c.HostIface != "" {
+			all[t].reason = "configured host-iface"
+		}
+	}
+	for _, p := range s.pages {
+		for i := range p.entries {
+			e := &p.entries[i]
+			if w, ok := all[e.TID]; ok {
+				// Also listed by a DC: keep its configuration, show the entry.
+				w.entry, w.dc, w.ncc = e, p.dc, e.ncc()
+				continue
+			}
+			all[e.TID] = &want{entry: e, dc: p.dc, ncc: e.ncc(), reason: e.Reason}
+		}
+	}
+	refused := map[tid.TID]string{}
+	for t := range all {
+		if reason := s.refuse(t); reason != "" {
+			refused[t] = reason
+			delete(all, t)
+			if s.refused[t] == reason {
+				continue // said on an earlier pass
+			}
+			if reason == "excluded" {
+				s.log.Info("I/O controller left out", "controller", t.String(), "reason", reason)
+			} else {
+				s.log.Warn("I/O controller left out", "controller", t.String(), "reason", reason)
+			}
+		}
+	}
+	s.refused = refused
+	return all
+}
+
+// resolveTraddr replaces a host name in a tcp or rdma controller's traddr by its address;
+// false means there is none (yet) to use.
+func (s *Service) resolveTraddr(t *tid.TID) bool {
+	if t.Transport != tid.TCP && t.Transport != tid.RDMA {
+		return true
+	}
+	if _, err := netip.ParseAddr(t.Traddr); err == nil {
+		return true
+	}
+	addr, known, err := s.resolver.Address(t.Traddr, s.cfg.IPFamily)
+	switch {
+	case !known:
+		s.resolving = true
+		return false
+	case err != nil:
+		s.log.Error("cannot resolve a configured controller's address", "traddr", t.Traddr, "err", err)
+		return false
+	case !addr.IsValid():
+		s.log.Warn("configured controller's host name has no address of an allowed family", "traddr", t.Traddr, "ip-family", s.cfg.IPFamily.String())
+		return false
+	}
+	t.Traddr = addr.String()
+	return true
+}
+
+// refuse says why a controller may not be used: excluded, or an address the ip-family
+// option rules out or that is not an address at all (reference §8.8).
+func (s *Service) refuse(t tid.TID) string {
+	if config.Excluded(s.cfg.Excludes, t.Dict()) {
+		return "excluded"
+	}
+	switch t.Transport {
+	case tid.TCP, tid.RDMA:
+		a, err := netip.ParseAddr(t.Traddr)
+		if err != nil {
+			return "traddr is not an IP address"
+		}
+		if !s.cfg.IPFamily.Allows(a) {
+			return "its address family is disabled by ip-family"
+		}
+	case tid.FC, tid.Loop:
+	default:
+		return "invalid transport " + t.Transport
+	}
+	return ""
+}
+
+// reconcile brings the table in line with what is wanted. Only a positive "no longer
+// wanted" removes a controller: stafd's answer without it, or the configuration.
+func (s *Service) reconcile() {
+	wanted := s.wanted()
+	for t, io := range s.iocs {
+		if _, ok := wanted[t]; ok {
+			continue
+		}
+		// While a configured host name has no answer yet, its controller may be one of
+		// these: removing it would drop a connection the restart just adopted.
+		if s.resolving && io.conf != nil {
+			continue
+		}
+		keep, why := s.keepOnRemoval(io)
+		s.remove(io, keep, why)
+	}
+	for t, w := range wanted {
+		io, ok := s.iocs[t]
+		if !ok {
+			s.add(t, w)
+			continue
+		}
+		io.conf = w.conf
+		if w.entry != nil {
+			io.dlpe, io.dc = w.entry.DLPE, w.dc
+			io.c.SetNCC(w.ncc)
+		} else {
+			io.dlpe, io.dc = nil, tid.TID{}
+		}
+	}
+	if s.auditDue && s.auditing() {
+		s.audit(wanted)
+	}
+	s.save()
+	s.publish()
+}
+
+// add starts managing an I/O controller.
+func (s *Service) add(t tid.TID, w *want) *ioc {
+	io := &ioc{tid: t, conf: w.conf, dc: w.dc, ifaceReason: w.reason}
+	if w.entry != nil {
+		io.dlpe = w.entry.DLPE
+	}
+	s.iocs[t] = io
+	s.start(io, w.ncc)
+	return io
+}
+
+func (s *Service) start(io *ioc, ncc bool) {
+	p := ctrl.Params{TID: io.tid, Role: ctrl.IO, Options: s.connectOptions(io), ConnectAttemptsOnNCC: s.cfg.ConnectAttemptsOnNCC, NCC: ncc}
+	deps := ctrl.Deps{
+		Host:         s.opts.Host,
+		FindExisting: s.scan.finder(io.tid),
+		Limiter:      s.limiter,
+		Logger:       s.log,
+	}
+	io.c = ctrl.Start(context.Background(), p, deps, s.updates)
+}
+
+// connectOptions builds the kernel options of an I/O controller: its identity, the host
+// identity (its own host NQN when it has one), the [Global] options, overridden by its
+// controller= entry.
+func (s *Service) connectOptions(io *ioc) fabrics.Options {
+	t := io.tid
+	o := fabrics.Options{Transport: fabrics.Transport(t.Transport), TrAddr: t.Traddr, TrSvcID: t.Trsvcid, SubsysNQN: t.SubsysNQN,
+		HostTrAddr: t.HostTraddr, HostNQN: t.HostNQN}
+	if s.supported.Has(fabrics.OptHostIface) {
+		o.HostIface = t.HostIface
+	}
+	if t.HostNQN == s.hostNQN {
+		// A different host NQN with the system's host ID is refused by newer kernels.
+		o.HostID = s.hostID
+	}
+	opts := s.cfg.Connection
+	if io.conf != nil {
+		opts = io.conf.EffectiveOptions(opts)
+		if io.conf.DHCHAPSecret.IsSet() {
+			o.DHCHAPSecret = io.conf.DHCHAPSecret.Reveal()
+		}
+		if io.conf.DHCHAPCtrlSecret.IsSet() {
+			o.DHCHAPCtrlSecret = io.conf.DHCHAPCtrlSecret.Reveal()
+		}
+	}
+	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && s.supported.Has(fabrics.OptDHCHAPSecret) {
+		o.DHCHAPSecret = s.hostKey.Reveal()
+	}
+	ctrl.ApplyConnectionOptions(&o, opts)
+	return o
+}
+
+// remove stops managing io; keep leaves its kernel connection.
+func (s *Service) remove(io *ioc, keep bool, why string) {
+	delete(s.iocs, io.tid)
+	if dev := io.last.Device; dev != "" && s.byDevice[dev] == io {
+		delete(s.byDevice, dev)
+		if !keep {
+			s.removing[dev] = io.c
+		}
+	}
+	if keep {
+		s.log.Info("I/O controller no longer wanted; connection kept", "controller", io.tid.String(), "device", io.last.Device, "why", why)
+	} else {
+		s.log.Info("I/O controller no longer wanted; disconnecting", "controller", io.tid.String(), "device", io.last.Device)
+	}
+	io.c.Stop(keep, false)
+}
