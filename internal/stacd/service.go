@@ -39,9 +39,11 @@ import (
 
 // Timers of nvme-stas (reference §13).
 const (
-	// SettleDelay is how long stacd waits, after stafd came back on the bus, before it
-	// reads the log pages without a signal from stafd: stafd needs a moment to
-	// repopulate. A log_pages_changed or dc_removed signal ends the wait at once.
+	// SettleDelay is how long after stafd appeared on the bus a discovery controller
+	// missing from its answers is taken for "not found yet" rather than "gone": a stafd
+	// that just started may not have found every controller yet (nvme-stas waited as
+	// long before its first pass). Additions are taken at once; stacd reads the log
+	// pages again when the delay ends.
 	SettleDelay = 10 * time.Second
 	// AuditDelay is the pause after a kernel "add" event before the audit runs (sysfs
 	// attributes are not stable yet when "add" arrives).
@@ -120,8 +122,9 @@ type Service struct {
 	// What stafd said: the pages of every DC it lists, by DC, with the I/O controller each
 	// entry stands for. Kept when stafd is away or fails; replaced by its answers.
 	pages map[tid.TID]*page
-	// stafdPresent: stafd owns its bus name; stafdSeen: it did at some point.
-	stafdPresent, stafdSeen bool
+	// stafdPresent: stafd owns its bus name, since stafdSince.
+	stafdPresent bool
+	stafdSince   time.Time
 	// fresh: the last answer from stafd succeeded and every DC in it was known, so the
 	// audit may delete what nobody wants.
 	fresh bool
@@ -357,7 +360,6 @@ func (s *Service) auditing() bool {
 // pass is one reconciliation: with what is known now, at once; and, when stafd is on the
 // bus, again with its fresh answer.
 func (s *Service) pass() {
-	s.settle.Stop()
 	s.reconcile()
 	if s.stafdPresent {
 		s.requestFetch()
@@ -426,20 +428,12 @@ func (s *Service) takeFetch(r fetchResult) {
 func (s *Service) stafdEvent(e StafdEvent) {
 	switch e {
 	case StafdAppeared:
-		s.stafdPresent = true
-		if s.stafdSeen {
-			// Back after a restart: give it time to repopulate, unless it signals first.
-			s.log.Info("stafd is back on the bus; reading its log pages when it signals, or in 10 s")
-			s.settle.Reset(SettleDelay)
-		} else {
-			s.log.Info("stafd is on the bus")
-			s.debounce.Trigger()
-		}
-		s.stafdSeen = true
+		s.log.Info("stafd is on the bus")
+		s.stafdPresent, s.stafdSince = true, time.Now()
+		s.settle.Reset(SettleDelay)
+		s.debounce.Trigger()
 	case StafdVanished:
-		if s.stafdPresent || !s.stafdSeen {
-			s.log.Info("stafd is not on the bus; keeping every I/O controller until it answers again")
-		}
+		s.log.Info("stafd is not on the bus; keeping every I/O controller until it answers again")
 		s.stafdPresent, s.fresh = false, false
 		s.settle.Stop()
 		s.publish()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/nvme-stas-go/stas/internal/config"
 	"github.com/nvme-stas-go/stas/internal/ctrl"
@@ -63,10 +64,18 @@ func (s *Service) takePages(pages []dcPage) {
 		}
 		next[p.DC] = &page{dc: p.DC, known: p.Known, entries: s.entriesOf(p, old)}
 	}
-	for t := range s.pages {
-		if next[t] == nil {
-			s.log.Info("stafd no longer lists the discovery controller", "controller", t.String())
+	settling := time.Until(s.stafdSince.Add(SettleDelay))
+	for t, old := range s.pages {
+		if next[t] != nil {
+			continue
 		}
+		if settling > 0 {
+			// stafd only just appeared: it may not have found this one yet.
+			next[t] = &page{dc: t, entries: old.entries}
+			fresh = false
+			continue
+		}
+		s.log.Info("stafd no longer lists the discovery controller", "controller", t.String())
 	}
 	s.pages = next
 	s.fresh = fresh

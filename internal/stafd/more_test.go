@@ -197,12 +197,17 @@ func TestRestoreRepublishesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc2.restore()
+	// New restored it: the page is there before Run, that is before stafd is on the bus.
 	if got := svc2.GetLogPages(dc); len(got) != 1 || got[0]["subnqn"] != "nqn.2014-08.org.example:one" {
 		t.Errorf("restored log pages = %v", got)
 	}
 	for _, d := range svc2.dcs {
-		<-d.c.Stop(true, false)
+		if d.c != nil {
+			t.Errorf("%s: a controller started before Run", d.tid)
+		}
+	}
+	if n := len(f2.host.Connects()); n != 0 {
+		t.Errorf("New connected %d controllers", n)
 	}
 
 	// A corrupt or foreign state file is ignored.
@@ -214,7 +219,6 @@ func TestRestoreRepublishesAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc3.restore()
 		if len(svc3.dcs) != 0 {
 			t.Errorf("state %q restored %d controllers", text, len(svc3.dcs))
 		}

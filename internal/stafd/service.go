@@ -205,6 +205,9 @@ func New(opts Options) (*Service, error) {
 	if opts.MDNS != nil {
 		opts.MDNS.SetServiceTypes(cfg.ServiceTypes())
 	}
+	// The last-known configuration is taken before the service is on the bus, so that
+	// its first answers are complete: a stacd asking at once must not see an empty list.
+	s.restore()
 	s.publish()
 	return s, nil
 }
@@ -257,7 +260,11 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	s.restore()
+	for _, d := range s.dcs {
+		if d.c == nil { // restored by New
+			s.start(d, nil)
+		}
+	}
 	emitDone := make(chan struct{})
 	go s.signals.run(s.opts.Emit, func(err error) { s.log.Warn("D-Bus signal not sent", "err", err) }, emitDone)
 	defer func() { s.signals.close(); <-emitDone }()

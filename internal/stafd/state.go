@@ -105,9 +105,10 @@ func (s *Service) save() {
 	}
 }
 
-// restore revives the controllers of the last-known configuration, with their log pages
-// published at once; each adopts its kernel connection if it is still there. What the
-// configuration no longer wants is removed by the first reconciliation.
+// restore takes the controllers of the last-known configuration, with their log pages
+// published at once; Run starts them, and each adopts its kernel connection if it is
+// still there. What the configuration no longer wants is removed by the first
+// reconciliation.
 func (s *Service) restore() {
 	if s.opts.StatePath == "" {
 		return
@@ -140,8 +141,8 @@ func (s *Service) restore() {
 			// Still configured: connect with its controller= options (secrets included).
 			d.origin, d.conf = w.origin, w.conf
 		}
-		s.dcs[t] = d
-		s.start(d, entries)
+		d.entries, d.referrals = entries, s.referralsOf(t, entries)
+		s.dcs[t] = d // its controller starts with Run
 		s.log.Info("restored from the last known config", "controller", t.String(), "log entries", len(entries))
 	}
 	s.publish()

@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -206,6 +207,15 @@ func cdcsimConfig(e ...nvme.Entry) cdcsim.Config {
 	return cdcsim.Config{DCType: nvme.DCTypeCDC, Entries: e}
 }
 
+// stacctlPoll is stacctl for polling loops: "" while stacd does not answer yet.
+func stacctlPoll(args ...string) string {
+	out, err := exec.Command(filepath.Join(repo(), "build", "bin", "stacctl"), args...).CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
 // checkAddress checks the interface and source address a controller is bound to.
 func checkAddress(t *testing.T, c sysfs.Controller, iface, src string) {
 	t.Helper()
@@ -282,13 +292,72 @@ func TestStacdMDNSReferral(t *testing.T) {
 	signal(t, stacd, syscall.SIGHUP)
 	time.Sleep(3 * time.Second)
 	p1.Unlink(s2)
-	if !topo.Eventually(30*time.Second, func() bool { return !strings.Contains(stacctl(t, "ls"), s2.NQN) }) {
+	if !topo.Eventually(30*time.Second, func() bool { out := stacctlPoll("ls"); return out != "" && !strings.Contains(out, s2.NQN) }) {
 		t.Fatalf("stacd still manages %s after it was unlinked", s2.NQN)
 	}
 	if got := ioControllers(t)[s2.NQN]; len(got) != 1 || got[0].Name != live[s2.NQN].Name {
 		t.Errorf("no-disconnect: %s's connection %s not kept: %+v", s2.NQN, live[s2.NQN].Name, got)
 	}
 	expectNoRemoval(t, events, removedMark, "through link, unlink, audit and no-disconnect", names(live)...)
+
+	// An independent client sees the same; stacctl's other commands work.
+	checkStacdBusctl(t, []string{"tcp", l.a.PeerAddr, "8009", s1.NQN, "", l.a.Host, hostNQN})
+	if st := stacctl(t, "status"); !strings.Contains(st, s1.NQN) || !strings.Contains(st, "'stafd'") {
+		t.Errorf("stacctl status:\n%s", st)
+	}
+	if out := stacctl(t, "troff"); !strings.Contains(out, "tron = False") {
+		t.Errorf("stacctl troff: %s", out)
+	}
+
+	// A managed controller disconnected by hand is connected again (and logged).
+	topo.Run(t, "nvme", "disconnect", "-d", live[s1.NQN].Name)
+	waitIO(t, 30*time.Second, s1.NQN)
+}
+
+// checkStacdBusctl calls every member of the running stacd with busctl, a client that
+// shares no code with ours, and checks each answer's D-Bus type and shape; io is the TID
+// of one connected I/O controller.
+func checkStacdBusctl(t *testing.T, io []string) {
+	t.Helper()
+	const (
+		name = "org.nvmexpress.stac"
+		path = "/org/nvmexpress/stac"
+	)
+	topo.Run(t, "busctl", "set-property", name, path, name+".debug", "tron", "b", "true")
+	for _, c := range []struct {
+		args []string
+		typ  string
+		ok   func(data any) bool
+	}{
+		{[]string{"call", name, path, name, "list_controllers", "b", "true"}, "aa{ss}", func(d any) bool {
+			l, _ := d.([]any)
+			for _, e := range l {
+				m, _ := e.(map[string]any)
+				if m["subsysnqn"] == io[3] {
+					dlpe, _ := m["dlpe"].(string)
+					return m["connected"] == "True" && strings.Contains(dlpe, "'subtype': 'nvme'") && m["dlpe.eflags.ncc"] == "False" &&
+						m["host-iface"] == io[5] && m["cntrltype"] == "io"
+				}
+			}
+			return false
+		}},
+		{[]string{"call", name, path, name, "list_controllers", "b", "false"}, "aa{ss}", func(d any) bool {
+			l, _ := d.([]any)
+			return len(l) >= 1
+		}},
+		{[]string{"call", name, path, name + ".debug", "process_info"}, "s", func(d any) bool {
+			s, _ := d.(string)
+			return json.Valid([]byte(s)) && strings.Contains(s, `"hostnqn": "`+hostNQN+`"`) && strings.Contains(s, `"stafd": "on the bus`)
+		}},
+		{append([]string{"call", name, path, name + ".debug", "controller_info", "sssssss"}, io...), "s", func(d any) bool {
+			s, _ := d.(string)
+			return json.Valid([]byte(s)) && strings.Contains(s, `"subsysnqn": "`+io[3]+`"`) && strings.Contains(s, `"connect attempts": "0"`)
+		}},
+		{[]string{"get-property", name, path, name + ".debug", "log_level"}, "s", func(d any) bool { return d == "DEBUG" }},
+		{[]string{"get-property", name, path, name + ".debug", "tron"}, "b", func(d any) bool { return d == true }},
+	} {
+		busctlCheck(t, c.args, c.typ, c.ok)
+	}
 }
 
 // TestStacdStafdOutage: stacd never disconnects because stafd is away. stafd is stopped
@@ -336,7 +405,7 @@ func TestStacdStafdOutage(t *testing.T) {
 	}
 
 	stafd = startDaemon(t, "stafd", "-f", stafdConf)
-	if !topo.Eventually(ioConverge, func() bool { return strings.Contains(stacctl(t, "ls"), s3.NQN) }) {
+	if !topo.Eventually(ioConverge, func() bool { return strings.Contains(stacctlPoll("ls"), s3.NQN) }) {
 		t.Fatalf("stacd does not manage %s after stafd came back", s3.NQN)
 	}
 	time.Sleep(5 * time.Second)
@@ -379,7 +448,7 @@ func TestStacdStafdOutage(t *testing.T) {
 	t.Setenv("RUNTIME_DIRECTORY", runtime)
 	startDaemon(t, "stafd", "-f", stafdConf)
 	if !topo.Eventually(ioConverge, func() bool {
-		ls := stacctl(t, "ls")
+		ls := stacctlPoll("ls")
 		return strings.Contains(ls, s1.NQN) && strings.Contains(ls, s2.NQN) && strings.Contains(ls, s3.NQN) && !strings.Contains(ls, "nvme?")
 	}) {
 		t.Fatalf("stacd did not take over the connections once stafd appeared:\n%s", stacctl(t, "ls"))
@@ -415,7 +484,7 @@ func TestStacdNCC(t *testing.T) {
 	startDaemon(t, "stacd", "-f", stacdConf, "--tron")
 
 	gaveUp := func() bool {
-		ls := stacctl(t, "ls", "-d")
+		ls := stacctlPoll("ls", "-d")
 		return strings.Contains(ls, "'connect attempts': '2'") && strings.Contains(ls, "'connect gave up'")
 	}
 	if !topo.Eventually(ioConverge, gaveUp) {

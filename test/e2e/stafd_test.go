@@ -304,26 +304,33 @@ func checkBusctl(t *testing.T, l *lab) {
 		{[]string{"get-property", name, path, name + ".debug", "log_level"}, "s", func(d any) bool { return d == "DEBUG" }},
 		{[]string{"get-property", name, path, name + ".debug", "tron"}, "b", func(d any) bool { return d == true }},
 	} {
-		out, err := topo.Output("busctl", append([]string{"--json=short"}, c.args...)...)
-		if err != nil {
-			t.Errorf("busctl %v: %v", c.args, err)
-			continue
-		}
-		var answer struct {
-			Type string `json:"type"`
-			Data any    `json:"data"`
-		}
-		if err := json.Unmarshal([]byte(out), &answer); err != nil {
-			t.Errorf("busctl %v: %v\n%s", c.args, err, out)
-			continue
-		}
-		data := answer.Data
-		if l, ok := data.([]any); ok && c.args[0] == "call" && len(l) == 1 {
-			data = l[0] // a method's out arguments come as a list
-		}
-		if answer.Type != c.typ || !c.ok(data) {
-			t.Errorf("busctl %v: type %s, data %v; want type %s and the expected shape", c.args[3:], answer.Type, data, c.typ)
-		}
+		busctlCheck(t, c.args, c.typ, c.ok)
+	}
+}
+
+// busctlCheck runs busctl --json=short with args and checks the answer's D-Bus type and,
+// with ok, its data.
+func busctlCheck(t *testing.T, args []string, typ string, ok func(data any) bool) {
+	t.Helper()
+	out, err := topo.Output("busctl", append([]string{"--json=short"}, args...)...)
+	if err != nil {
+		t.Errorf("busctl %v: %v", args, err)
+		return
+	}
+	var answer struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &answer); err != nil {
+		t.Errorf("busctl %v: %v\n%s", args, err, out)
+		return
+	}
+	data := answer.Data
+	if l, isList := data.([]any); isList && args[0] == "call" && len(l) == 1 {
+		data = l[0] // a method's out arguments come as a list
+	}
+	if answer.Type != typ || !ok(data) {
+		t.Errorf("busctl %v: type %s, data %v; want type %s and the expected shape", args[3:], answer.Type, data, typ)
 	}
 }
 
