@@ -74,11 +74,23 @@ func run(ctx context.Context, args []string) (int, error) {
 	kernel := &fabrics.Kernel{Logger: log}
 	defer func() { _ = kernel.Wait(context.Background()) }()
 
-	conn, err := dbus.ConnectSystemBus()
+	// Signals in order: a vanish and an appear of stafd must not swap places.
+	conn, err := dbus.ConnectSystemBus(dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()))
 	if err != nil {
 		return 1, fmt.Errorf("connect to the system bus: %w", err)
 	}
 	defer conn.Close()
+	// Without the bus stacd can neither follow stafd nor answer: end, and let systemd
+	// restart it (nothing is disconnected on the way out).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-conn.Context().Done():
+			cancel(errBusLost)
+		case <-ctx.Done():
+		}
+	}()
 
 	staf, err := stacd.NewBusStafd(ctx, conn, log)
 	if err != nil {
@@ -138,5 +150,10 @@ func run(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if cause := context.Cause(ctx); errors.Is(cause, errBusLost) {
+		return 1, cause
+	}
 	return 0, nil
 }
+
+var errBusLost = errors.New("lost the connection to the system bus")

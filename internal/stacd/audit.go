@@ -136,6 +136,10 @@ func (s *Service) audit(wanted map[tid.TID]*want) {
 		s.log.Debug("audit of foreign connections deferred until stafd answers")
 		return
 	}
+	if s.resolving {
+		s.log.Debug("audit of foreign connections deferred until configured host names resolve")
+		return
+	}
 	s.auditDue = false
 	ctrls, ifs, err := s.scan.controllers()
 	if err != nil {
@@ -185,7 +189,12 @@ func (s *Service) deleteDevice(dev string) {
 	s.removing[dev] = nil
 	host := s.opts.Host
 	go func() {
-		defer func() { s.deleted <- dev }()
+		defer func() {
+			select {
+			case s.deleted <- dev:
+			case <-s.stopped:
+			}
+		}()
 		if host == nil {
 			return
 		}

@@ -138,6 +138,9 @@ type Service struct {
 	auditDue   bool
 	auditTimer *time.Timer
 	deleted    chan string
+	// stopped is closed when Run ends, so that audit deletes still in flight do not
+	// wait for a reader.
+	stopped chan struct{}
 
 	updates  chan ctrl.Update
 	limiter  *ctrl.Limiter
@@ -196,6 +199,7 @@ func New(opts Options) (*Service, error) {
 		settle:     time.NewTimer(time.Hour),
 		auditTimer: time.NewTimer(time.Hour),
 		deleted:    make(chan string, 16),
+		stopped:    make(chan struct{}),
 		updates:    make(chan ctrl.Update, 256),
 		limiter:    ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
 		debounce:   debounce.New(debounce.Window),
@@ -281,6 +285,7 @@ func (s *Service) Run(ctx context.Context) error {
 	fetchDone := make(chan struct{})
 	go s.fetcher(fetchCtx, fetchDone)
 	defer func() { stopFetch(); <-fetchDone }()
+	defer close(s.stopped)
 
 	s.restore()
 	s.auditDue = s.auditing()
@@ -314,10 +319,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-s.settle.C:
 			s.debounce.Trigger()
 		case <-s.auditTimer.C:
-			if s.auditing() {
-				s.auditDue = true
-				s.debounce.Trigger()
-			}
+			// A new kernel connection: reconcile (and audit, in the audit scope).
+			s.auditDue = s.auditDue || s.auditing()
+			s.debounce.Trigger()
 		case dev := <-s.deleted:
 			delete(s.removing, dev)
 		case u := <-s.updates:

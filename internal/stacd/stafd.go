@@ -98,7 +98,7 @@ func parseAllLogPages(answer string) ([]dcPage, error) {
 // must be connected, and when it lists nothing, its log page read must not be running or
 // failing (an empty list then only means "not read yet").
 func logPageKnown(dc map[string]string, n int) bool {
-	if dc[dbusapi.KeyConnected] != "True" {
+	if !strings.EqualFold(dc[dbusapi.KeyConnected], "true") {
 		return false
 	}
 	if n > 0 {
@@ -106,6 +106,11 @@ func logPageKnown(dc map[string]string, n int) bool {
 	}
 	op, ok := dc[dbusapi.KeyGetLogPageOperation]
 	if !ok {
+		for _, k := range []string{dbusapi.KeyRegisterOperation, dbusapi.KeyGetSupportedLogPageOperation} {
+			if op, ok := dc[k]; ok && (!strings.Contains(op, "'completed': True") || strings.Contains(op, "'error'")) {
+				return false
+			}
+		}
 		return true
 	}
 	return strings.Contains(op, "'completed': True") && !strings.Contains(op, "'error'")

@@ -29,6 +29,9 @@ type entry struct {
 	TID    tid.TID           `json:"tid"`
 	DLPE   map[string]string `json:"dlpe"`
 	Reason string            `json:"iface_reason,omitempty"`
+	// IgnoreIface is the ignore-iface setting the interface was chosen under: a reload
+	// that changes it chooses again.
+	IgnoreIface bool `json:"ignore_iface,omitempty"`
 }
 
 // nccFlag is the NCC bit of a log entry's eflags (reference §7.5).
@@ -100,18 +103,21 @@ func (s *Service) entriesOf(p *dcPage, old *page) []entry {
 		if d[nvme.DLPEKeySubType] != "nvme" {
 			continue
 		}
-		if e, ok := prev[entryKey(d)]; ok {
-			e.DLPE = d // eflags (NCC) may have changed
-			out = append(out, e)
-			continue
-		}
 		if problem := checkDLPE(d); problem != "" {
 			s.log.Warn("log page entry skipped", "controller", p.DC.String(), "subnqn", d[nvme.DLPEKeySubNQN],
 				"traddr", d[nvme.DLPEKeyTrAddr], "problem", problem)
 			continue
 		}
+		if e, ok := prev[entryKey(d)]; ok && e.IgnoreIface == s.cfg.IgnoreIface {
+			e.DLPE = d // eflags (NCC) may have changed
+			out = append(out, e)
+			continue
+		}
 		iface, reason := p.DC.HostIface, "inherited from the discovery controller"
-		if s.opts.Chooser != nil {
+		switch {
+		case s.cfg.IgnoreIface:
+			iface, reason = "", "ignore-iface is set: the kernel chooses"
+		case s.opts.Chooser != nil:
 			dst, _ := netip.ParseAddr(d[nvme.DLPEKeyTrAddr])
 			iface, reason = s.opts.Chooser.ChooseIface("", p.DC.HostIface, dst)
 		}
@@ -124,7 +130,7 @@ func (s *Service) entriesOf(p *dcPage, old *page) []entry {
 		} else {
 			s.log.Debug("I/O controller interface chosen", "controller", t.String(), "host-iface", t.HostIface, "reason", reason)
 		}
-		out = append(out, entry{TID: t, DLPE: d, Reason: reason})
+		out = append(out, entry{TID: t, DLPE: d, Reason: reason, IgnoreIface: s.cfg.IgnoreIface})
 	}
 	return out
 }
@@ -154,7 +160,7 @@ func checkDLPE(d map[string]string) string {
 	if err := nqn.ValidateSubsystem(d[nvme.DLPEKeySubNQN]); err != nil {
 		return err.Error()
 	}
-	if d[nvme.DLPEKeyTReq] == "required" {
+	if n, err := strconv.ParseUint(d[nvme.DLPEKeyTReq], 0, 8); d[nvme.DLPEKeyTReq] == "required" || (err == nil && n&3 == 1) {
 		return "requires a secure channel (TLS), which is not supported"
 	}
 	if tsas := d[nvme.DLPEKeyTSAS]; tr == tid.TCP && tsas != "" && tsas != "{'sectype': 'none'}" {
@@ -191,7 +197,7 @@ func (s *Service) wanted() map[tid.TID]*want {
 		if t.HostNQN == "" {
 			t.HostNQN = s.hostNQN
 		}
-		if t.Transport == "" || t.Traddr == "" || t.SubsysNQN == "" || (t.Trsvcid == "" && (t.Transport == tid.TCP || t.Transport == tid.RDMA)) {
+		if t.Transport == "" || (t.Traddr == "" && t.Transport != tid.Loop) || t.SubsysNQN == "" || (t.Trsvcid == "" && (t.Transport == tid.TCP || t.Transport == tid.RDMA)) {
 			s.log.Warn("configured I/O controller left out: transport, traddr, trsvcid and subsysnqn are needed", "controller", t.String())
 			continue
 		}
@@ -287,7 +293,7 @@ func (s *Service) reconcile() {
 		}
 		// While a configured host name has no answer yet, its controller may be one of
 		// these: removing it would drop a connection the restart just adopted.
-		if s.resolving && io.conf != nil {
+		if s.resolving && (io.conf != nil || io.dlpe == nil) {
 			continue
 		}
 		keep, why := s.keepOnRemoval(io)
@@ -360,7 +366,8 @@ func (s *Service) connectOptions(io *ioc) fabrics.Options {
 			o.DHCHAPCtrlSecret = io.conf.DHCHAPCtrlSecret.Reveal()
 		}
 	}
-	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && s.supported.Has(fabrics.OptDHCHAPSecret) {
+	// The host key belongs to the system's host NQN, not to a controller's own.
+	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && t.HostNQN == s.hostNQN && s.supported.Has(fabrics.OptDHCHAPSecret) {
 		o.DHCHAPSecret = s.hostKey.Reveal()
 	}
 	ctrl.ApplyConnectionOptions(&o, opts)

@@ -566,7 +566,8 @@ func (s *Service) connectOptions(d *dc) fabrics.Options {
 			o.DHCHAPCtrlSecret = d.conf.DHCHAPCtrlSecret.Reveal()
 		}
 	}
-	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && s.supported.Has(fabrics.OptDHCHAPSecret) {
+	// The host key belongs to the system's host NQN, not to a controller's own.
+	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && t.HostNQN == s.hostNQN && s.supported.Has(fabrics.OptDHCHAPSecret) {
 		o.DHCHAPSecret = s.hostKey.Reveal()
 	}
 	ctrl.ApplyConnectionOptions(&o, opts)

@@ -215,6 +215,12 @@ func (s *Service) view(d *dc, now time.Time) dcView {
 		}
 	}
 	c.DC.GetLogPage = operation(u.LogPage, now)
+	if c.DC.GetLogPage == nil && u.Connected {
+		// Connected, log page not read yet (Identify and registration come first): say
+		// so, or a client could take the empty list for an empty log page.
+		pending := false
+		c.DC.GetLogPage = &dbusapi.Operation{Completed: &pending, Alive: true}
+	}
 	c.DC.Register = operation(u.Register, now)
 	c.DC.GetSupportedLogPage = operation(u.Supported, now)
 	if u.Connecting {
