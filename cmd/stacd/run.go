@@ -8,9 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/godbus/dbus/v5"
 
@@ -126,21 +124,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		return 1, err
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				notify.Reloading()
-				svc.Reload()
-				notify.Ready()
-			}
-		}
-	}()
+	notify.ReloadOnHUP(ctx, svc.Reload)
 	go notify.Watchdog(ctx, svc.Alive)
 
 	log.Info("stacd started", "version", version.Version)

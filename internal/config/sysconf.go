@@ -301,3 +301,31 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// HostIdentity is the host as the daemons present it to controllers: sys.conf's (or
+// /etc/nvme's) host NQN and ID, the DH-HMAC-CHAP host key and the symbolic name.
+type HostIdentity struct {
+	NQN, ID string
+	Key     Secret
+	Symname string
+}
+
+// Identity reads the host identity once, as the daemons do at start. The host NQN and ID
+// are mandatory; an unusable key or symbolic name is logged and left out.
+func (s *SysConf) Identity(log *slog.Logger) (HostIdentity, error) {
+	var id HostIdentity
+	var err error
+	if id.NQN, err = s.HostNQN(); err != nil {
+		return id, err
+	}
+	if id.ID, err = s.HostID(); err != nil {
+		return id, err
+	}
+	if id.Key, err = s.HostKey(); err != nil {
+		log.Warn("host key unusable; connecting without it", "err", err)
+	}
+	if id.Symname, err = s.Symname(); err != nil {
+		log.Warn("Error reading host symbolic name (will remain undefined)", "err", err)
+	}
+	return id, nil
+}

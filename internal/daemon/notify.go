@@ -5,6 +5,9 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -68,4 +71,24 @@ func (n *Notifier) Watchdog(ctx context.Context, alive func(context.Context) boo
 			}
 		}
 	}
+}
+
+// ReloadOnHUP calls reload on every SIGHUP until ctx ends, telling systemd RELOADING=1
+// before and READY=1 after (Type=notify units with ExecReload).
+func (n *Notifier) ReloadOnHUP(ctx context.Context, reload func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				n.Reloading()
+				reload()
+				n.Ready()
+			}
+		}
+	}()
 }

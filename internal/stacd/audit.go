@@ -165,7 +165,7 @@ func (s *Service) audit(wanted map[tid.TID]*want) {
 		case s.isBoot(t):
 			s.log.Debug("audit: boot connection left alone", "device", c.Name, "controller", t.String())
 			continue
-		case s.hostNQN != "" && c.HostNQN != s.hostNQN:
+		case s.host.NQN != "" && c.HostNQN != s.host.NQN:
 			s.log.Debug("audit: connection made with another host NQN left alone", "device", c.Name, "controller", t.String(), "hostnqn", c.HostNQN)
 			continue
 		}

@@ -40,9 +40,9 @@ func (s *Service) ProcessInfo() string {
 	p := dbusapi.ProcessInfo{
 		Tron:                 s.Tron(),
 		LogLevel:             s.LogLevel(),
-		HostNQN:              s.hostNQN,
-		HostID:               s.hostID,
-		HostKeySet:           s.hostKey.IsSet(),
+		HostNQN:              s.host.NQN,
+		HostID:               s.host.ID,
+		HostKeySet:           s.host.Key.IsSet(),
 		LastKnownConfigFile:  s.opts.StatePath,
 		ConfigSoakTimer:      dbusapi.TimerString(debounce.Window, false, 0),
 		KernelTP8013:         s.supported.Has(fabrics.OptDiscovery),
@@ -50,8 +50,8 @@ func (s *Service) ProcessInfo() string {
 		TerminatorAuditTimer: dbusapi.TimerString(30e9, false, 0),
 		Extra:                dbusapi.NewDict("stafd", snap.stafd),
 	}
-	if s.symname != "" {
-		p.Symname = &s.symname
+	if s.host.Symname != "" {
+		p.Symname = &s.host.Symname
 	}
 	return p.JSON()
 }

@@ -102,10 +102,7 @@ type Service struct {
 
 	cfg       *config.Config
 	supported fabrics.Supported
-	hostNQN   string
-	hostID    string
-	hostKey   config.Secret
-	symname   string
+	host      config.HostIdentity
 
 	iocs     map[tid.TID]*ioc
 	byDevice map[string]*ioc
@@ -219,17 +216,8 @@ func New(opts Options) (*Service, error) {
 	s.ignoreIface.Store(cfg.IgnoreIface)
 	s.setTron(opts.Tron || cfg.Tron)
 	if opts.SysConf != nil {
-		if s.hostNQN, err = opts.SysConf.HostNQN(); err != nil {
+		if s.host, err = opts.SysConf.Identity(s.log); err != nil {
 			return nil, err
-		}
-		if s.hostID, err = opts.SysConf.HostID(); err != nil {
-			return nil, err
-		}
-		if s.hostKey, err = opts.SysConf.HostKey(); err != nil {
-			s.log.Warn("host key unusable; connecting without it", "err", err)
-		}
-		if s.symname, err = opts.SysConf.Symname(); err != nil {
-			s.log.Warn("Error reading host symbolic name (will remain undefined)", "err", err)
 		}
 	}
 	if opts.Host != nil {

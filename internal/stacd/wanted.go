@@ -96,7 +96,7 @@ func (s *Service) entriesOf(p *dcPage, old *page) []entry {
 	}
 	hostNQN := p.DC.HostNQN
 	if hostNQN == "" {
-		hostNQN = s.hostNQN
+		hostNQN = s.host.NQN
 	}
 	var out []entry
 	for _, d := range p.Entries {
@@ -190,12 +190,14 @@ func (s *Service) wanted() map[tid.TID]*want {
 		if config.Excluded(s.cfg.Excludes, tid.New(raw, tid.IO, ignore).Dict()) {
 			continue // before resolution, so that a host name in exclude= matches one in controller=
 		}
-		if !s.resolveTraddr(&raw) {
+		ok, pending := s.resolver.Traddr(&raw, s.cfg.IPFamily, s.log)
+		s.resolving = s.resolving || pending
+		if !ok {
 			continue
 		}
 		t := tid.New(raw, tid.IO, ignore)
 		if t.HostNQN == "" {
-			t.HostNQN = s.hostNQN
+			t.HostNQN = s.host.NQN
 		}
 		if t.Transport == "" || (t.Traddr == "" && t.Transport != tid.Loop) || t.SubsysNQN == "" || (t.Trsvcid == "" && (t.Transport == tid.TCP || t.Transport == tid.RDMA)) {
 			s.log.Warn("configured I/O controller left out: transport, traddr, trsvcid and subsysnqn are needed", "controller", t.String())
@@ -219,7 +221,7 @@ func (s *Service) wanted() map[tid.TID]*want {
 	}
 	refused := map[tid.TID]string{}
 	for t := range all {
-		if reason := s.refuse(t); reason != "" {
+		if reason := s.cfg.Refuse(t); reason != "" {
 			refused[t] = reason
 			delete(all, t)
 			if s.refused[t] == reason {
@@ -234,53 +236,6 @@ func (s *Service) wanted() map[tid.TID]*want {
 	}
 	s.refused = refused
 	return all
-}
-
-// resolveTraddr replaces a host name in a tcp or rdma controller's traddr by its address;
-// false means there is none (yet) to use.
-func (s *Service) resolveTraddr(t *tid.TID) bool {
-	if t.Transport != tid.TCP && t.Transport != tid.RDMA {
-		return true
-	}
-	if _, err := netip.ParseAddr(t.Traddr); err == nil {
-		return true
-	}
-	addr, known, err := s.resolver.Address(t.Traddr, s.cfg.IPFamily)
-	switch {
-	case !known:
-		s.resolving = true
-		return false
-	case err != nil:
-		s.log.Error("cannot resolve a configured controller's address", "traddr", t.Traddr, "err", err)
-		return false
-	case !addr.IsValid():
-		s.log.Warn("configured controller's host name has no address of an allowed family", "traddr", t.Traddr, "ip-family", s.cfg.IPFamily.String())
-		return false
-	}
-	t.Traddr = addr.String()
-	return true
-}
-
-// refuse says why a controller may not be used: excluded, or an address the ip-family
-// option rules out or that is not an address at all (reference §8.8).
-func (s *Service) refuse(t tid.TID) string {
-	if config.Excluded(s.cfg.Excludes, t.Dict()) {
-		return "excluded"
-	}
-	switch t.Transport {
-	case tid.TCP, tid.RDMA:
-		a, err := netip.ParseAddr(t.Traddr)
-		if err != nil {
-			return "traddr is not an IP address"
-		}
-		if !s.cfg.IPFamily.Allows(a) {
-			return "its address family is disabled by ip-family"
-		}
-	case tid.FC, tid.Loop:
-	default:
-		return "invalid transport " + t.Transport
-	}
-	return ""
 }
 
 // reconcile brings the table in line with what is wanted. Only a positive "no longer
@@ -347,31 +302,8 @@ func (s *Service) start(io *ioc, ncc bool) {
 // controller= entry.
 func (s *Service) connectOptions(io *ioc) fabrics.Options {
 	t := io.tid
-	o := fabrics.Options{Transport: fabrics.Transport(t.Transport), TrAddr: t.Traddr, TrSvcID: t.Trsvcid, SubsysNQN: t.SubsysNQN,
-		HostTrAddr: t.HostTraddr, HostNQN: t.HostNQN}
-	if s.supported.Has(fabrics.OptHostIface) {
-		o.HostIface = t.HostIface
-	}
-	if t.HostNQN == s.hostNQN {
-		// A different host NQN with the system's host ID is refused by newer kernels.
-		o.HostID = s.hostID
-	}
-	opts := s.cfg.Connection
-	if io.conf != nil {
-		opts = io.conf.EffectiveOptions(opts)
-		if io.conf.DHCHAPSecret.IsSet() {
-			o.DHCHAPSecret = io.conf.DHCHAPSecret.Reveal()
-		}
-		if io.conf.DHCHAPCtrlSecret.IsSet() {
-			o.DHCHAPCtrlSecret = io.conf.DHCHAPCtrlSecret.Reveal()
-		}
-	}
-	// The host key belongs to the system's host NQN, not to a controller's own.
-	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && t.HostNQN == s.hostNQN && s.supported.Has(fabrics.OptDHCHAPSecret) {
-		o.DHCHAPSecret = s.hostKey.Reveal()
-	}
-	ctrl.ApplyConnectionOptions(&o, opts)
-	return o
+	o := fabrics.Options{Transport: fabrics.Transport(t.Transport), TrAddr: t.Traddr, TrSvcID: t.Trsvcid, SubsysNQN: t.SubsysNQN}
+	return ctrl.ConnectOptions(o, t, s.host, io.conf, s.cfg.Connection, s.supported)
 }
 
 // remove stops managing io; keep leaves its kernel connection.

@@ -230,7 +230,7 @@ exclude = host-iface=eth9
 		{tid.TID{Transport: "tcp", Traddr: "2001:db8::1", HostIface: "eth9"}, "excluded"},
 		{tid.TID{Transport: "fc", Traddr: "nn-0x1:pn-0x2"}, ""},
 	} {
-		if got := s.refuse(c.t); got != c.want {
+		if got := s.cfg.Refuse(c.t); got != c.want {
 			t.Errorf("refuse(%v) = %q, want %q", c.t, got, c.want)
 		}
 	}

@@ -62,17 +62,17 @@ func (s *Service) ProcessInfo() string {
 	p := dbusapi.ProcessInfo{
 		Tron:                 s.Tron(),
 		LogLevel:             s.LogLevel(),
-		HostNQN:              s.hostNQN,
-		HostID:               s.hostID,
-		HostKeySet:           s.hostKey.IsSet(),
+		HostNQN:              s.host.NQN,
+		HostID:               s.host.ID,
+		HostKeySet:           s.host.Key.IsSet(),
 		LastKnownConfigFile:  s.opts.StatePath,
 		ConfigSoakTimer:      dbusapi.TimerString(debounce.Window, false, 0),
 		KernelTP8013:         s.supported.Has(fabrics.OptDiscovery),
 		KernelHostIface:      s.supported.Has(fabrics.OptHostIface),
 		TerminatorAuditTimer: dbusapi.TimerString(30*time.Second, false, 0),
 	}
-	if s.symname != "" {
-		p.Symname = &s.symname
+	if s.host.Symname != "" {
+		p.Symname = &s.host.Symname
 	}
 	if s.opts.MDNS != nil {
 		p.Extra = dbusapi.NewDict("avahi", avahiInfo(s.opts.MDNS.Info()))

@@ -32,7 +32,7 @@ func (s *Service) discovered() []tid.TID {
 	var out []tid.TID
 	for _, svc := range s.opts.MDNS.Services() {
 		t := tid.New(svc.TID, tid.Discovery, s.cfg.IgnoreIface)
-		t.HostNQN = s.hostNQN
+		t.HostNQN = s.host.NQN
 		out = append(out, t)
 	}
 	return out

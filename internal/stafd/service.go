@@ -96,10 +96,7 @@ type Service struct {
 
 	cfg       *config.Config
 	supported fabrics.Supported
-	hostNQN   string
-	hostID    string
-	hostKey   config.Secret
-	symname   string
+	host      config.HostIdentity
 
 	dcs      map[tid.TID]*dc
 	byDevice map[string]*dc
@@ -180,17 +177,8 @@ func New(opts Options) (*Service, error) {
 	s.ignoreIface.Store(cfg.IgnoreIface)
 	s.setTron(opts.Tron || cfg.Tron)
 	if opts.SysConf != nil {
-		if s.hostNQN, err = opts.SysConf.HostNQN(); err != nil {
+		if s.host, err = opts.SysConf.Identity(s.log); err != nil {
 			return nil, err
-		}
-		if s.hostID, err = opts.SysConf.HostID(); err != nil {
-			return nil, err
-		}
-		if s.hostKey, err = opts.SysConf.HostKey(); err != nil {
-			s.log.Warn("host key unusable; connecting without it", "err", err)
-		}
-		if s.symname, err = opts.SysConf.Symname(); err != nil {
-			s.log.Warn("Error reading host symbolic name (will remain undefined)", "err", err)
 		}
 	}
 	if opts.Host != nil {
@@ -351,12 +339,14 @@ func (s *Service) wanted() map[tid.TID]*want {
 		if config.Excluded(s.cfg.Excludes, tid.New(raw, tid.Discovery, ignore).Dict()) {
 			continue // before resolution, so that a host name in exclude= matches one in controller=
 		}
-		if !s.resolveTraddr(&raw) {
+		ok, pending := s.resolver.Traddr(&raw, s.cfg.IPFamily, s.log)
+		s.resolving = s.resolving || pending
+		if !ok {
 			continue
 		}
 		t := tid.New(raw, tid.Discovery, ignore)
 		if t.HostNQN == "" {
-			t.HostNQN = s.hostNQN
+			t.HostNQN = s.host.NQN
 		}
 		if t.SubsysNQN == "" {
 			t.SubsysNQN = nqn.WellKnownDiscovery
@@ -366,7 +356,7 @@ func (s *Service) wanted() map[tid.TID]*want {
 	if s.opts.NBFT != nil {
 		for _, t := range s.opts.NBFT() {
 			if t.HostNQN == "" {
-				t.HostNQN = s.hostNQN
+				t.HostNQN = s.host.NQN
 			}
 			add(tid.New(t, tid.Discovery, ignore), dbusapi.OriginConfigured, nil)
 		}
@@ -380,37 +370,12 @@ func (s *Service) wanted() map[tid.TID]*want {
 		}
 	}
 	for t := range all {
-		if reason := s.refuse(t); reason != "" {
+		if reason := s.cfg.Refuse(t); reason != "" {
 			s.log.Warn("discovery controller left out", "controller", t.String(), "reason", reason)
 			delete(all, t)
 		}
 	}
 	return all
-}
-
-// resolveTraddr replaces a host name in a tcp or rdma controller's traddr by its address;
-// false means there is none (yet) to use.
-func (s *Service) resolveTraddr(t *tid.TID) bool {
-	if t.Transport != tid.TCP && t.Transport != tid.RDMA {
-		return true
-	}
-	if _, err := netip.ParseAddr(t.Traddr); err == nil {
-		return true
-	}
-	addr, known, err := s.resolver.Address(t.Traddr, s.cfg.IPFamily)
-	switch {
-	case !known:
-		s.resolving = true
-		return false // asked; the answer triggers another pass
-	case err != nil:
-		s.log.Error("cannot resolve a configured controller's address", "traddr", t.Traddr, "err", err)
-		return false
-	case !addr.IsValid():
-		s.log.Warn("configured controller's host name has no address of an allowed family", "traddr", t.Traddr, "ip-family", s.cfg.IPFamily.String())
-		return false
-	}
-	t.Traddr = addr.String()
-	return true
 }
 
 // want is one wanted discovery controller.
@@ -428,28 +393,6 @@ func originRank(origin string) int {
 	default:
 		return 2
 	}
-}
-
-// refuse says why a controller may not be used: excluded, or an address the ip-family
-// option rules out or that is not an address at all.
-func (s *Service) refuse(t tid.TID) string {
-	if config.Excluded(s.cfg.Excludes, t.Dict()) {
-		return "excluded"
-	}
-	switch t.Transport {
-	case tid.TCP, tid.RDMA:
-		a, err := netip.ParseAddr(t.Traddr)
-		if err != nil {
-			return "traddr is not an IP address"
-		}
-		if !s.cfg.IPFamily.Allows(a) {
-			return "its address family is disabled by ip-family"
-		}
-	case tid.FC, tid.Loop:
-	default:
-		return "invalid transport " + t.Transport
-	}
-	return ""
 }
 
 // reconcile brings the table in line with what is wanted.
@@ -471,7 +414,7 @@ func (s *Service) reconcile() {
 		// A controller found by mDNS is not dropped just because it is no longer
 		// announced (an avahi-daemon restart forgets every service); it ages out unless
 		// it is excluded or no longer a valid address.
-		if d.origin == dbusapi.OriginDiscovered && s.refuse(t) == "" {
+		if d.origin == dbusapi.OriginDiscovered && s.cfg.Refuse(t) == "" {
 			keep, recheck := s.keepLost(d, now)
 			if keep {
 				if !recheck.IsZero() && (next.IsZero() || recheck.Before(next)) {
@@ -517,8 +460,8 @@ func (s *Service) start(d *dc, cached []nvme.Entry) {
 		d.referrals = s.referralsOf(d.tid, cached)
 	}
 	p := ctrl.Params{TID: d.tid, Role: ctrl.Discovery, Options: s.connectOptions(d), PLEO: s.cfg.PLEO}
-	if id, err := nvme.ParseUUID(s.hostID); err == nil && d.tid.HostNQN != "" {
-		p.Registration = &nvme.HostRegistration{HostNQN: d.tid.HostNQN, HostID: id, SymbolicName: s.symname,
+	if id, err := nvme.ParseUUID(s.host.ID); err == nil && d.tid.HostNQN != "" {
+		p.Registration = &nvme.HostRegistration{HostNQN: d.tid.HostNQN, HostID: id, SymbolicName: s.host.Symname,
 			EntityName: hostname(), EntityVersion: entityVersion()}
 		if a, err := netip.ParseAddr(d.tid.Traddr); err == nil && a.Unmap().Is6() {
 			p.Registration.AdrFam = nvme.AddressFamilyIPv6
@@ -546,32 +489,7 @@ func (s *Service) connectOptions(d *dc) fabrics.Options {
 		// Without TP8013 support the kernel only knows the well-known NQN.
 		o.SubsysNQN = nqn.WellKnownDiscovery
 	}
-	o.HostTrAddr = t.HostTraddr
-	if s.supported.Has(fabrics.OptHostIface) {
-		o.HostIface = t.HostIface
-	}
-	o.HostNQN = t.HostNQN
-	if t.HostNQN == s.hostNQN {
-		// A different host NQN with the system's host ID is refused by newer kernels;
-		// such a controller (a boot connection's identity) goes without one.
-		o.HostID = s.hostID
-	}
-	opts := s.cfg.Connection
-	if d.conf != nil {
-		opts = d.conf.EffectiveOptions(opts)
-		if d.conf.DHCHAPSecret.IsSet() {
-			o.DHCHAPSecret = d.conf.DHCHAPSecret.Reveal()
-		}
-		if d.conf.DHCHAPCtrlSecret.IsSet() {
-			o.DHCHAPCtrlSecret = d.conf.DHCHAPCtrlSecret.Reveal()
-		}
-	}
-	// The host key belongs to the system's host NQN, not to a controller's own.
-	if o.DHCHAPSecret == "" && s.hostKey.IsSet() && t.HostNQN == s.hostNQN && s.supported.Has(fabrics.OptDHCHAPSecret) {
-		o.DHCHAPSecret = s.hostKey.Reveal()
-	}
-	ctrl.ApplyConnectionOptions(&o, opts)
-	return o
+	return ctrl.ConnectOptions(o, t, s.host, d.conf, s.cfg.Connection, s.supported)
 }
 
 // remove stops managing d. keep leaves its kernel connection; deregister sends a DIM

@@ -203,7 +203,7 @@ func (s *Service) view(d *dc, now time.Time) dcView {
 			Model: printable(u.Identity.Model), Serial: printable(u.Identity.Serial)}
 	}
 	if u.Connected {
-		c.Sysfs.HostNQN, c.Sysfs.HostID = d.tid.HostNQN, s.hostID
+		c.Sysfs.HostNQN, c.Sysfs.HostID = d.tid.HostNQN, s.host.ID
 	}
 	if d.conf != nil {
 		for k, v := range d.conf.DisplayFields() {
