@@ -30,7 +30,7 @@ DEB_PACKAGES := gcc libc6-dev git make xz-utils dbus dbus-bin libglib2.0-bin sys
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod nvme-cli \
 	avahi-daemon avahi-utils udev iproute2
 
-.PHONY: build test lint fuzz cover e2e e2e-shell check install uninstall deps clean
+.PHONY: build test lint fuzz cover e2e e2e-shell demo check install uninstall deps clean
 
 # build/bin also gets the test tools of test/cmd (the CDC simulator); install leaves them out.
 build:
@@ -67,6 +67,15 @@ e2e: build
 # A shell in the VM, for exploring by hand.
 e2e-shell: build
 	test/vm/run.sh --shell
+
+# The quick-start demo in the VM (test/demo/): a target with an mDNS-announced discovery
+# controller, a referral and three subsystems; stafd and stacd converge, then one more
+# subsystem is connected. The Debian packages are installed first if any is missing.
+demo:
+	@if ! st=$$(dpkg-query -W -f '$${db:Status-Status}\n' $(DEB_PACKAGES) 2>/dev/null) || \
+		grep -qvx installed <<<"$$st"; then $(MAKE) --no-print-directory deps; fi
+	@$(MAKE) --no-print-directory build
+	test/demo/demo.sh
 
 check: lint test fuzz e2e
 

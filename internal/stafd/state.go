@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -185,6 +186,8 @@ func (s *Service) publish() {
 	for _, d := range s.dcs {
 		snap.dcs = append(snap.dcs, s.view(d, now))
 	}
+	// In a stable order, so that stafctl's output does not shuffle between calls.
+	slices.SortFunc(snap.dcs, func(a, b dcView) int { return strings.Compare(a.ctl.TID.String(), b.ctl.TID.String()) })
 	s.snap.Store(snap)
 }
 
