@@ -457,7 +457,7 @@ func (s *Service) add(t tid.TID, w *want) *dc {
 func (s *Service) start(d *dc, cached []nvme.Entry) {
 	if cached != nil {
 		d.entries = cached
-		d.referrals = s.referralsOf(d.tid, cached)
+		d.referrals = s.referralsOf(d.tid, cached, d.referrals)
 	}
 	p := ctrl.Params{TID: d.tid, Role: ctrl.Discovery, Options: s.connectOptions(d), PLEO: s.cfg.PLEO}
 	if id, err := nvme.ParseUUID(s.host.ID); err == nil && d.tid.HostNQN != "" {
@@ -558,7 +558,7 @@ func (s *Service) takeLog(d *dc, u ctrl.Update) {
 	for _, r := range refused { // once per change, not on every fetch
 		s.log.Warn("log page entry dropped", "controller", d.tid.String(), "device", u.Device, "problem", r)
 	}
-	refs := s.referralsOf(d.tid, kept)
+	refs := s.referralsOf(d.tid, kept, d.referrals)
 	if !slices.Equal(refs, d.referrals) {
 		d.referrals = refs
 		s.debounce.Trigger()
@@ -569,27 +569,27 @@ func (s *Service) takeLog(d *dc, u ctrl.Update) {
 }
 
 // referralsOf returns the discovery controllers a log page refers to, each inheriting the
-// host fields of the controller that listed it.
-func (s *Service) referralsOf(parent tid.TID, entries []nvme.Entry) []tid.TID {
+// host fields of the controller that listed it; prev are the referrals it had before.
+func (s *Service) referralsOf(parent tid.TID, entries []nvme.Entry, prev []tid.TID) []tid.TID {
 	var out []tid.TID
 	for i := range entries {
 		e := &entries[i]
 		if e.SubType != nvme.SubsystemReferral {
 			continue
 		}
-		iface := parent.HostIface
+		iface, reason := parent.HostIface, ""
 		if s.chooser != nil {
 			dst, _ := netip.ParseAddr(e.TrAddr)
-			var reason string
 			iface, reason = s.chooser.ChooseIface("", parent.HostIface, dst)
-			if iface != parent.HostIface {
-				s.log.Info("referral bound to another interface than its parent's", "referral", e.TrAddr, "parent", parent.String(),
-					"host-iface", iface, "reason", reason)
-			}
 		}
-		out = append(out, tid.New(tid.TID{Transport: e.TrType.String(), Traddr: e.TrAddr, Trsvcid: e.TrSvcID,
+		t := tid.New(tid.TID{Transport: e.TrType.String(), Traddr: e.TrAddr, Trsvcid: e.TrSvcID,
 			SubsysNQN: e.SubNQN, HostTraddr: parent.HostTraddr, HostIface: iface, HostNQN: parent.HostNQN},
-			tid.Discovery, s.cfg.IgnoreIface))
+			tid.Discovery, s.cfg.IgnoreIface)
+		if iface != parent.HostIface && !slices.Contains(prev, t) { // said once, not on every change of the page
+			s.log.Info("referral bound to another interface than its parent's", "referral", e.TrAddr, "parent", parent.String(),
+				"host-iface", iface, "reason", reason)
+		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -627,8 +627,7 @@ func (s *Service) handleUevent(u uevent.Update) {
 		s.log.Info(`Received "remove" event`, "controller", d.tid.String(), "device", n.Device)
 		d.c.DeviceRemoved(n.Device)
 	case uevent.NVMeAEN:
-		s.log.Info("Received AEN", "controller", d.tid.String(), "device", n.Device, "aen", n.AEN.String())
-		d.c.AEN(n.Device, n.AEN)
+		d.c.AEN(n.Device, n.AEN) // the controller logs it
 	case uevent.NVMeConnected, uevent.NVMeRediscover:
 		d.c.Rediscover(n.Device)
 	}

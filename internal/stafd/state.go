@@ -142,7 +142,7 @@ func (s *Service) restore() {
 			// Still configured: connect with its controller= options (secrets included).
 			d.origin, d.conf = w.origin, w.conf
 		}
-		d.entries, d.referrals = entries, s.referralsOf(t, entries)
+		d.entries, d.referrals = entries, s.referralsOf(t, entries, nil)
 		s.dcs[t] = d // its controller starts with Run
 		s.log.Info("restored from the last known config", "controller", t.String(), "log entries", len(entries))
 	}
