@@ -312,7 +312,8 @@ func ParseStafdSignal(sig *dbus.Signal) (s StafdSignal, ok bool) {
 // ParseNameOwnerChanged decodes org.freedesktop.DBus.NameOwnerChanged for name: present
 // says whether the name has an owner now.
 func ParseNameOwnerChanged(sig *dbus.Signal, name string) (present, ok bool) {
-	if sig == nil || sig.Name != "org.freedesktop.DBus.NameOwnerChanged" {
+	// Only the bus itself says who owns a name: anyone may send a signal of that name.
+	if sig == nil || sig.Name != "org.freedesktop.DBus.NameOwnerChanged" || sig.Sender != "org.freedesktop.DBus" {
 		return false, false
 	}
 	var n, oldOwner, newOwner string

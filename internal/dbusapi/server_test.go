@@ -457,6 +457,8 @@ func TestParseSignalRejects(t *testing.T) {
 		{Name: "org.freedesktop.DBus.NameLost", Body: []any{"org.nvmexpress.staf"}},
 		{Name: "org.freedesktop.DBus.NameOwnerChanged", Body: []any{"org.other", "", ":1.2"}},
 		{Name: "org.freedesktop.DBus.NameOwnerChanged", Body: []any{"org.nvmexpress.staf"}},
+		// Well-formed, but sent by a client rather than the bus: a forgery.
+		{Sender: ":1.66", Name: "org.freedesktop.DBus.NameOwnerChanged", Body: []any{"org.nvmexpress.staf", ":1.2", ""}},
 	} {
 		if _, ok := dbusapi.ParseNameOwnerChanged(s, dbusapi.StafdBusName); ok {
 			t.Errorf("ParseNameOwnerChanged(%v) accepted", s)

@@ -4,8 +4,8 @@ package resolve
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -22,7 +22,10 @@ func TestTraddr(t *testing.T) {
 		case "v6.test":
 			return []netip.Addr{netip.MustParseAddr("2001:db8::6")}, nil
 		}
-		return nil, errors.New("no such host")
+		if host == "slow.test" {
+			return nil, &net.DNSError{Err: "i/o timeout", Name: host, IsTimeout: true}
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	log := slog.New(slog.DiscardHandler)
 	v4 := config.IPFamilies{config.IPv4}
@@ -38,7 +41,7 @@ func TestTraddr(t *testing.T) {
 	if ok, pending := r.Traddr(&fc, v4, log); !ok || pending {
 		t.Errorf("fc: %v %v", ok, pending)
 	}
-	for _, host := range []string{"array.test", "v6.test", "missing.test"} {
+	for _, host := range []string{"array.test", "v6.test", "missing.test", "slow.test"} {
 		if _, ok, pending := resolve(host); ok || !pending {
 			t.Errorf("%s before the answer: ok %v pending %v", host, ok, pending)
 		}
@@ -51,6 +54,9 @@ func TestTraddr(t *testing.T) {
 		t.Errorf("only IPv6 with ip-family ipv4: %v %v", ok, pending)
 	}
 	if _, ok, pending := resolve("missing.test"); ok || pending {
-		t.Errorf("lookup error: %v %v", ok, pending)
+		t.Errorf("no such host: %v %v", ok, pending)
+	}
+	if _, ok, pending := resolve("slow.test"); ok || !pending {
+		t.Errorf("a DNS timeout: ok %v pending %v, want unknown (pending)", ok, pending)
 	}
 }

@@ -5,6 +5,7 @@ package stacd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"path"
@@ -33,10 +34,13 @@ type scanner struct {
 	valid bool
 	ctrls []sysfs.Controller
 	ifs   match.Interfaces
+	// claims are the devices controllers own (adopted or connected), so that two
+	// controllers whose identities both match one connection never share it.
+	claims map[string]tid.TID
 }
 
 func newScanner(fsys fs.FS, interfaces func() (match.Interfaces, error)) *scanner {
-	return &scanner{sysfs: fsys, interfaces: interfaces}
+	return &scanner{sysfs: fsys, interfaces: interfaces, claims: map[string]tid.TID{}}
 }
 
 func (sc *scanner) invalidate() {
@@ -67,9 +71,13 @@ func (sc *scanner) controllers() ([]sysfs.Controller, match.Interfaces, error) {
 	}
 	var ifs match.Interfaces = &netif.Table{}
 	if sc.interfaces != nil {
-		if t, err := sc.interfaces(); err == nil {
-			ifs = t
+		t, err := sc.interfaces()
+		if err != nil {
+			// Matching by interface needs the table: without it, say so and try again
+			// next time rather than keep a scan that cannot match.
+			return nil, nil, fmt.Errorf("read the host's interfaces: %w", err)
 		}
+		ifs = t
 	}
 	sc.ctrls, sc.ifs, sc.valid = ios, ifs, true
 	return ios, ifs, nil
@@ -83,13 +91,35 @@ func (sc *scanner) finder(t tid.TID) func(context.Context) (string, bool) {
 		if err != nil {
 			return "", false
 		}
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
 		for _, c := range ctrls {
+			if owner, ok := sc.claims[c.Name]; ok && owner != t {
+				continue
+			}
 			if match.Matches(t, deviceOf(c), ifs) {
+				sc.claims[c.Name] = t
 				return c.Name, true
 			}
 		}
 		return "", false
 	}
+}
+
+// claim records that t owns device (it connected it).
+func (sc *scanner) claim(device string, t tid.TID) {
+	sc.mu.Lock()
+	sc.claims[device] = t
+	sc.mu.Unlock()
+}
+
+// release gives up t's claim on device.
+func (sc *scanner) release(device string, t tid.TID) {
+	sc.mu.Lock()
+	if sc.claims[device] == t {
+		delete(sc.claims, device)
+	}
+	sc.mu.Unlock()
 }
 
 // deviceOf returns what matching needs to know about a kernel controller.

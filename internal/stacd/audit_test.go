@@ -153,13 +153,34 @@ func TestScannerAndSysAttrs(t *testing.T) {
 	if _, _, err := newScanner(bad, nil).controllers(); err == nil {
 		t.Error("a broken sysfs read as a kernel without controllers")
 	}
-	// An interface table that cannot be read leaves matching without it.
+	// An interface table that cannot be read fails the scan (the audit must not judge
+	// without it) and is read again next time.
 	k := newKernel()
 	o := optionsOf(iocOf("192.0.2.10", subA))
 	k.existing("nvme3", o)
-	sc = newScanner(k, func() (match.Interfaces, error) { return nil, errors.New("netlink refused") })
+	tableErr := errors.New("netlink refused")
+	sc = newScanner(k, func() (match.Interfaces, error) { return nil, tableErr })
+	if _, _, err := sc.controllers(); !errors.Is(err, tableErr) {
+		t.Errorf("scan without the interface table: %v", err)
+	}
+	tableErr = nil
+	sc.interfaces = func() (match.Interfaces, error) { return &netif.Table{}, nil }
 	if dev, ok := sc.finder(iocOf("192.0.2.10", subA))(t.Context()); !ok || dev != "nvme3" {
 		t.Errorf("finder = %q %v", dev, ok)
+	}
+	// A device one controller owns is not adopted by another that also matches it
+	// (without host fields on either side, nvme-stas's rules assume a match).
+	other := iocOf("192.0.2.10", subA)
+	other.HostIface = ""
+	if dev, ok := newScanner(k, nil).finder(other)(t.Context()); !ok || dev != "nvme3" {
+		t.Fatalf("the second identity does not match the device on its own: %q %v", dev, ok)
+	}
+	if dev, ok := sc.finder(other)(t.Context()); ok {
+		t.Errorf("a second controller adopted %s, owned by the first", dev)
+	}
+	sc.release("nvme3", iocOf("192.0.2.10", subA))
+	if dev, ok := sc.finder(other)(t.Context()); !ok || dev != "nvme3" {
+		t.Errorf("after release: finder = %q %v", dev, ok)
 	}
 	// The legacy uevent address is used when the address attribute is missing.
 	fsys := fstest.MapFS{

@@ -245,3 +245,43 @@ func (d *slowIdentify) DiscoveryLog(context.Context, uint8) (*nvme.DiscoveryLog,
 	return &nvme.DiscoveryLog{}, nil
 }
 func (d *slowIdentify) Close() error { return nil }
+
+// A reload that changes a connection option reaches the controller's next connect (here
+// after the device was removed by hand), without touching the live connection. The same
+// path serves a controller restored from the last-known config before its controller=
+// entry (and secrets) could be matched.
+func TestRegressionOptionsChangeReachNextConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conf := "[Controllers]\ncontroller = transport=tcp;traddr=192.0.2.20;nqn=" + subA + "\n"
+		r := newRig(t, conf, nil)
+		r.start(`[]`)
+		defer r.stop()
+		step()
+		ctl := tid.TID{Transport: "tcp", Traddr: "192.0.2.20", Trsvcid: "4420", SubsysNQN: subA, HostNQN: testHostNQN}
+		dev := r.deviceOf(ctl)
+		if dev == "" || dev == "nvme?" || len(r.k.Connects()) != 1 {
+			t.Fatalf("not connected: %q, %d connects", dev, len(r.k.Connects()))
+		}
+		writeConf(t, r.conf, "[Global]\nkato = 7\n"+conf)
+		r.svc.Reload()
+		step()
+		if n := len(r.k.Connects()); n != 1 || len(r.k.Disconnects()) != 0 {
+			t.Fatalf("the reload touched the connection: %d connects, disconnects %v", n, r.k.Disconnects())
+		}
+		if got := r.deviceOf(ctl); got != dev {
+			t.Fatalf("after the reload the controller shows %q, want %s", got, dev)
+		}
+		// Removed by hand: reconnected with the new kato.
+		if err := r.k.Disconnect(context.Background(), dev); err != nil {
+			t.Fatal(err)
+		}
+		stepFor(10 * time.Second)
+		c := r.k.Connects()
+		if len(c) != 2 {
+			t.Fatalf("%d connects, want the reconnect", len(c))
+		}
+		if v, ok := c[1].Options.KeepAliveTmo.Get(); !ok || v != 7 {
+			t.Errorf("reconnect with kato %v, want the reloaded 7", c[1].Options.KeepAliveTmo)
+		}
+	})
+}

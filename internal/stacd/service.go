@@ -115,6 +115,8 @@ type Service struct {
 	// refused are the controllers the last pass left out, with the reason, so that each
 	// is logged once, not on every pass.
 	refused map[tid.TID]string
+	// skipped are the log entries the last read skipped, with the problem (logged once).
+	skipped map[string]string
 
 	// What stafd said: the pages of every DC it lists, by DC, with the I/O controller each
 	// entry stands for. Kept when stafd is away or fails; replaced by its answers.
@@ -127,9 +129,13 @@ type Service struct {
 	fresh bool
 	// fetching: a get_all_log_pages call is in flight; refetch: another is wanted after.
 	fetching, refetch bool
-	fetchReq          chan struct{}
-	fetchRes          chan fetchResult
-	settle            *time.Timer
+	// stafdGen counts stafd's comings and goings; an answer requested under another
+	// generation is not taken (it may come from a stafd that was shutting down).
+	stafdGen, fetchGen int
+	fetchFailed        bool
+	fetchReq           chan struct{}
+	fetchRes           chan fetchResult
+	settle             *time.Timer
 
 	// auditDue: an audit of foreign connections is wanted (start, SIGHUP, kernel "add").
 	auditDue   bool
@@ -164,6 +170,9 @@ type ioc struct {
 	// ifaceReason says why its host-iface was chosen.
 	ifaceReason string
 	c           *ctrl.Controller
+	opts        fabrics.Options // what c connects with
+	nccLimit    int             // c's connect-attempts-on-ncc
+	ncc         bool            // the NCC flag last given to c
 	last        ctrl.Update
 	attrs       sysAttrs
 }
@@ -364,6 +373,7 @@ func (s *Service) requestFetch() {
 		return
 	}
 	s.fetching = true
+	s.fetchGen = s.stafdGen
 	s.fetchReq <- struct{}{} // capacity 1 and only sent while no fetch is in flight
 }
 
@@ -401,10 +411,16 @@ func (s *Service) fetcher(ctx context.Context, done chan<- struct{}) {
 // takeFetch takes stafd's answer, then reconciles with it.
 func (s *Service) takeFetch(r fetchResult) {
 	s.fetching = false
-	if r.err != nil {
-		s.fresh = false
-		s.log.Warn("cannot read the log pages from stafd; keeping what is known", "err", r.err)
-	} else {
+	switch {
+	case s.fetchGen != s.stafdGen || !s.stafdPresent:
+		// stafd went away (or came back) while it answered: not taken.
+	case r.err != nil:
+		if s.fresh || !s.fetchFailed {
+			s.log.Warn("cannot read the log pages from stafd; keeping what is known", "err", r.err)
+		}
+		s.fresh, s.fetchFailed = false, true
+	default:
+		s.fetchFailed = false
 		s.takePages(r.pages)
 		s.reconcile()
 	}
@@ -420,11 +436,13 @@ func (s *Service) takeFetch(r fetchResult) {
 func (s *Service) stafdEvent(e StafdEvent) {
 	switch e {
 	case StafdAppeared:
+		s.stafdGen++
 		s.log.Info("stafd is on the bus")
 		s.stafdPresent, s.stafdSince = true, time.Now()
 		s.settle.Reset(SettleDelay)
 		s.debounce.Trigger()
 	case StafdVanished:
+		s.stafdGen++
 		s.log.Info("stafd is not on the bus; keeping every I/O controller until it answers again")
 		s.stafdPresent, s.fresh = false, false
 		s.settle.Stop()
@@ -442,6 +460,7 @@ func (s *Service) handleUpdate(u ctrl.Update) {
 			for dev, c := range s.removing {
 				if c == u.From {
 					delete(s.removing, dev)
+					s.scan.release(dev, u.TID)
 				}
 			}
 		}
@@ -450,10 +469,15 @@ func (s *Service) handleUpdate(u ctrl.Update) {
 	if io.last.Device != u.Device {
 		if io.last.Device != "" && s.byDevice[io.last.Device] == io {
 			delete(s.byDevice, io.last.Device)
+			s.scan.release(io.last.Device, io.tid)
 		}
 		io.attrs = sysAttrs{}
 		if u.Device != "" {
+			if other, ok := s.byDevice[u.Device]; ok && other != io {
+				s.log.Warn("two I/O controllers on one kernel device", "device", u.Device, "controller", io.tid.String(), "other", other.tid.String())
+			}
 			s.byDevice[u.Device] = io
+			s.scan.claim(u.Device, io.tid)
 			io.attrs = readSysAttrs(s.opts.Sysfs, u.Device)
 			if s.opts.Sysfs != nil {
 				// A remove event that came before this update found no owner.
@@ -494,8 +518,9 @@ func (s *Service) handleUevent(u uevent.Update) {
 			s.log.Info(`Received "remove" event; reconnecting`, "controller", io.tid.String(), "device", n.Device)
 			io.c.DeviceRemoved(n.Device)
 		}
-	case uevent.NVMeAdd:
-		// A connection appeared: maybe one of ours, maybe someone else's for the audit.
+	case uevent.NVMeAdd, uevent.NVMeConnected:
+		// A connection appeared (or went live): maybe one of ours, maybe someone else's
+		// for the audit.
 		s.auditTimer.Reset(AuditDelay)
 	}
 }
@@ -506,6 +531,13 @@ func (s *Service) shutdown() {
 	var waits []<-chan struct{}
 	for _, io := range s.iocs {
 		waits = append(waits, io.c.Stop(true, false))
+	}
+	// Controllers being removed finish their delete (after a connect in flight), so
+	// that no unwanted connection outlives stacd unmanaged.
+	for _, c := range s.removing {
+		if c != nil {
+			waits = append(waits, c.Done())
+		}
 	}
 	// A connect in flight is never cancelled (a delete must not overtake it), so wait
 	// for it within its own bound.

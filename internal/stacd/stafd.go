@@ -95,25 +95,28 @@ func parseAllLogPages(answer string) ([]dcPage, error) {
 }
 
 // logPageKnown decides whether a DC's entries (n of them) are its current log page: it
-// must be connected, and when it lists nothing, its log page read must not be running or
-// failing (an empty list then only means "not read yet").
+// must be connected, its log page read must not be running or failing (the entries may
+// then be an older page, restored by a restarted stafd), and when it lists nothing, no
+// step before the read (registration, supported log pages) may be under way either.
 func logPageKnown(dc map[string]string, n int) bool {
 	if !strings.EqualFold(dc[dbusapi.KeyConnected], "true") {
 		return false
 	}
+	done := func(op string) bool {
+		return strings.Contains(op, "'completed': True") && !strings.Contains(op, "'error'")
+	}
+	if op, ok := dc[dbusapi.KeyGetLogPageOperation]; ok {
+		return done(op)
+	}
 	if n > 0 {
 		return true
 	}
-	op, ok := dc[dbusapi.KeyGetLogPageOperation]
-	if !ok {
-		for _, k := range []string{dbusapi.KeyRegisterOperation, dbusapi.KeyGetSupportedLogPageOperation} {
-			if op, ok := dc[k]; ok && (!strings.Contains(op, "'completed': True") || strings.Contains(op, "'error'")) {
-				return false
-			}
+	for _, k := range []string{dbusapi.KeyRegisterOperation, dbusapi.KeyGetSupportedLogPageOperation} {
+		if op, ok := dc[k]; ok && !done(op) {
+			return false
 		}
-		return true
 	}
-	return strings.Contains(op, "'completed': True") && !strings.Contains(op, "'error'")
+	return true
 }
 
 // stringMap turns a decoded JSON object into text values: strings as they are, numbers

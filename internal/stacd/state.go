@@ -145,7 +145,9 @@ func (s *Service) view(io *ioc, now time.Time) dbusapi.Controller {
 		}
 	}
 	if u.Connecting {
-		c.Connect = &dbusapi.Operation{FailCount: u.Attempts, Alive: true, Error: u.LastError}
+		// nvme-stas's shape: failures so far (not the attempt under way), not completed.
+		running := false
+		c.Connect = &dbusapi.Operation{FailCount: max(u.Attempts-1, 0), Completed: &running, Alive: true, Error: u.LastError}
 	}
 	if io.ifaceReason != "" {
 		c.Extra = append(c.Extra, dbusapi.Option{Key: "host-iface reason", Value: io.ifaceReason})

@@ -4,8 +4,11 @@ package stacd
 
 import (
 	"context"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nvme-stas-go/stas/internal/config"
@@ -47,6 +50,8 @@ func (e *entry) ncc() bool {
 // had from it. An entry keeps the I/O controller (and so the interface) it was given
 // while it stays listed, so a routing change never moves a live connection.
 func (s *Service) takePages(pages []dcPage) {
+	skipped := map[string]string{}
+	defer func() { s.skipped = skipped }()
 	next := make(map[tid.TID]*page, len(pages))
 	fresh := true
 	for i := range pages {
@@ -65,7 +70,7 @@ func (s *Service) takePages(pages []dcPage) {
 				continue
 			}
 		}
-		next[p.DC] = &page{dc: p.DC, known: p.Known, entries: s.entriesOf(p, old)}
+		next[p.DC] = &page{dc: p.DC, known: p.Known, entries: s.entriesOf(p, old, skipped)}
 	}
 	settling := time.Until(s.stafdSince.Add(SettleDelay))
 	for t, old := range s.pages {
@@ -87,7 +92,7 @@ func (s *Service) takePages(pages []dcPage) {
 // entriesOf turns a DC's log page into the I/O controllers it lists: its NVMe
 // subsystem entries, valid and not requiring TLS, each inheriting the DC's host fields
 // (reference §7.2), on the interface design.md's rule picks.
-func (s *Service) entriesOf(p *dcPage, old *page) []entry {
+func (s *Service) entriesOf(p *dcPage, old *page, skipped map[string]string) []entry {
 	prev := map[string]entry{}
 	if old != nil {
 		for _, e := range old.entries {
@@ -104,8 +109,12 @@ func (s *Service) entriesOf(p *dcPage, old *page) []entry {
 			continue
 		}
 		if problem := checkDLPE(d); problem != "" {
-			s.log.Warn("log page entry skipped", "controller", p.DC.String(), "subnqn", d[nvme.DLPEKeySubNQN],
-				"traddr", d[nvme.DLPEKeyTrAddr], "problem", problem)
+			key := p.DC.String() + "\x00" + entryKey(d)
+			if s.skipped[key] != problem { // once, not on every read
+				s.log.Warn("log page entry skipped", "controller", p.DC.String(), "subnqn", d[nvme.DLPEKeySubNQN],
+					"traddr", d[nvme.DLPEKeyTrAddr], "problem", problem)
+			}
+			skipped[key] = problem
 			continue
 		}
 		if e, ok := prev[entryKey(d)]; ok && e.IgnoreIface == s.cfg.IgnoreIface {
@@ -208,15 +217,24 @@ func (s *Service) wanted() map[tid.TID]*want {
 			all[t].reason = "configured host-iface"
 		}
 	}
-	for _, p := range s.pages {
+	// In a stable order: a controller several DCs list shows the same one each pass, and
+	// its NCC is set only when every DC listing it sets it (a DDC never does).
+	dcs := slices.Collect(maps.Keys(s.pages))
+	slices.SortFunc(dcs, func(a, b tid.TID) int { return strings.Compare(a.String(), b.String()) })
+	for _, dc := range dcs {
+		p := s.pages[dc]
 		for i := range p.entries {
 			e := &p.entries[i]
-			if w, ok := all[e.TID]; ok {
-				// Also listed by a DC: keep its configuration, show the entry.
+			w, ok := all[e.TID]
+			switch {
+			case !ok:
+				all[e.TID] = &want{entry: e, dc: p.dc, ncc: e.ncc(), reason: e.Reason}
+			case w.entry == nil:
+				// Configured and listed by a DC: keep its configuration, show the entry.
 				w.entry, w.dc, w.ncc = e, p.dc, e.ncc()
-				continue
+			default:
+				w.ncc = w.ncc && e.ncc()
 			}
-			all[e.TID] = &want{entry: e, dc: p.dc, ncc: e.ncc(), reason: e.Reason}
 		}
 	}
 	refused := map[tid.TID]string{}
@@ -261,9 +279,20 @@ func (s *Service) reconcile() {
 			continue
 		}
 		io.conf = w.conf
+		if s.connectOptions(io) != io.opts || s.cfg.ConnectAttemptsOnNCC != io.nccLimit {
+			// Its options changed (a reload, or a controller restored before its
+			// configuration was known): a new controller takes over the connection and
+			// uses them from its next connect.
+			io.c.Stop(true, false)
+			s.start(io, w.ncc)
+			io.ncc = w.ncc
+		}
 		if w.entry != nil {
 			io.dlpe, io.dc = w.entry.DLPE, w.dc
-			io.c.SetNCC(w.ncc)
+			if w.ncc != io.ncc {
+				io.ncc = w.ncc
+				io.c.SetNCC(w.ncc)
+			}
 		} else {
 			io.dlpe, io.dc = nil, tid.TID{}
 		}
@@ -277,7 +306,7 @@ func (s *Service) reconcile() {
 
 // add starts managing an I/O controller.
 func (s *Service) add(t tid.TID, w *want) *ioc {
-	io := &ioc{tid: t, conf: w.conf, dc: w.dc, ifaceReason: w.reason}
+	io := &ioc{tid: t, conf: w.conf, dc: w.dc, ifaceReason: w.reason, ncc: w.ncc}
 	if w.entry != nil {
 		io.dlpe = w.entry.DLPE
 	}
@@ -287,7 +316,8 @@ func (s *Service) add(t tid.TID, w *want) *ioc {
 }
 
 func (s *Service) start(io *ioc, ncc bool) {
-	p := ctrl.Params{TID: io.tid, Role: ctrl.IO, Options: s.connectOptions(io), ConnectAttemptsOnNCC: s.cfg.ConnectAttemptsOnNCC, NCC: ncc}
+	io.opts, io.nccLimit = s.connectOptions(io), s.cfg.ConnectAttemptsOnNCC
+	p := ctrl.Params{TID: io.tid, Role: ctrl.IO, Options: io.opts, ConnectAttemptsOnNCC: io.nccLimit, NCC: ncc}
 	deps := ctrl.Deps{
 		Host:         s.opts.Host,
 		FindExisting: s.scan.finder(io.tid),
@@ -311,8 +341,10 @@ func (s *Service) remove(io *ioc, keep bool, why string) {
 	delete(s.iocs, io.tid)
 	if dev := io.last.Device; dev != "" && s.byDevice[dev] == io {
 		delete(s.byDevice, dev)
-		if !keep {
-			s.removing[dev] = io.c
+		if keep {
+			s.scan.release(dev, io.tid) // no longer anyone's
+		} else {
+			s.removing[dev] = io.c // released when the delete is done
 		}
 	}
 	if keep {

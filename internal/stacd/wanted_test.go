@@ -4,7 +4,7 @@ package stacd
 
 import (
 	"context"
-	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -148,7 +148,7 @@ exclude = traddr=array.example;subsysnqn=nothing
 		case "v6only.example":
 			return []netip.Addr{netip.MustParseAddr("2001:db8::31")}, nil
 		}
-		return nil, errors.New("no such host")
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	if w := s.wanted(); !s.resolving || len(w) != 3 {
 		t.Errorf("host names without an answer yet: resolving %v, wanted %v; want the pass marked and the three others", s.resolving, keys(w))

@@ -227,7 +227,9 @@ func (s *Service) view(d *dc, now time.Time) dcView {
 	c.DC.Register = operation(u.Register, now)
 	c.DC.GetSupportedLogPage = operation(u.Supported, now)
 	if u.Connecting {
-		c.Connect = &dbusapi.Operation{FailCount: u.Attempts, Alive: true, Error: u.LastError}
+		// nvme-stas's shape: failures so far (not the attempt under way), not completed.
+		running := false
+		c.Connect = &dbusapi.Operation{FailCount: max(u.Attempts-1, 0), Completed: &running, Alive: true, Error: u.LastError}
 	}
 	v := dcView{ctl: c}
 	for i := range d.entries {
