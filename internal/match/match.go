@@ -13,6 +13,7 @@ import (
 
 	"github.com/nvme-stas-go/stas/internal/netif"
 	"github.com/nvme-stas-go/stas/internal/nqn"
+	"github.com/nvme-stas-go/stas/internal/sysfs"
 	"github.com/nvme-stas-go/stas/internal/tid"
 )
 
@@ -29,6 +30,26 @@ type Device struct {
 	HostIface  string
 	SrcAddr    string
 	HostNQN    string
+}
+
+// DeviceOf returns what matching needs to know about a kernel controller read from sysfs:
+// its address attribute, or the udev properties when the attribute is missing.
+func DeviceOf(c sysfs.Controller) Device {
+	ua := c.UeventAddress()
+	d := Device{
+		Transport:  c.Transport,
+		Traddr:     c.Address.TrAddr,
+		Trsvcid:    c.Address.TrSvcID,
+		SubsysNQN:  c.SubsysNQN,
+		HostTraddr: c.Address.HostTrAddr,
+		HostIface:  c.Address.HostIface,
+		SrcAddr:    c.Address.SrcAddr,
+		HostNQN:    c.HostNQN,
+	}
+	if d.Traddr == "" {
+		d.Traddr, d.Trsvcid, d.HostTraddr, d.HostIface = ua.TrAddr, ua.TrSvcID, ua.HostTrAddr, ua.HostIface
+	}
+	return d
 }
 
 // Interfaces answers what matching asks about the host's interfaces; *netif.Table

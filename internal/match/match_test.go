@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvme-stas-go/stas/internal/fabrics"
 	"github.com/nvme-stas-go/stas/internal/netif"
 	"github.com/nvme-stas-go/stas/internal/nqn"
+	"github.com/nvme-stas-go/stas/internal/sysfs"
 	"github.com/nvme-stas-go/stas/internal/tid"
 )
 
@@ -238,5 +240,21 @@ func TestSameAddr(t *testing.T) {
 		if _, ok := addrOf(s); ok {
 			t.Errorf("addrOf(%q) parsed", s)
 		}
+	}
+}
+
+func TestDeviceOf(t *testing.T) {
+	c := sysfs.Controller{Transport: "tcp", SubsysNQN: "nqn.2014-08.org.example:a", HostNQN: "nqn.host",
+		Address: fabrics.Address{TrAddr: "192.0.2.2", TrSvcID: "4420", HostIface: "eth0", SrcAddr: "192.0.2.1"}}
+	if d := DeviceOf(c); d.Traddr != "192.0.2.2" || d.Trsvcid != "4420" || d.HostIface != "eth0" || d.SrcAddr != "192.0.2.1" ||
+		d.HostNQN != "nqn.host" || d.SubsysNQN != c.SubsysNQN {
+		t.Errorf("from the address attribute: %+v", d)
+	}
+	// Without the address attribute, the udev properties ("none" is empty).
+	c.Address = fabrics.Address{}
+	c.Uevent = map[string]string{"NVME_TRTYPE": "tcp", "NVME_TRADDR": "192.0.2.3", "NVME_TRSVCID": "4420",
+		"NVME_HOST_TRADDR": "none", "NVME_HOST_IFACE": "eth1"}
+	if d := DeviceOf(c); d.Traddr != "192.0.2.3" || d.HostIface != "eth1" || d.HostTraddr != "" {
+		t.Errorf("from the uevent properties: %+v", d)
 	}
 }

@@ -97,7 +97,7 @@ func (sc *scanner) finder(t tid.TID) func(context.Context) (string, bool) {
 			if owner, ok := sc.claims[c.Name]; ok && owner != t {
 				continue
 			}
-			if match.Matches(t, deviceOf(c), ifs) {
+			if match.Matches(t, match.DeviceOf(c), ifs) {
 				sc.claims[c.Name] = t
 				return c.Name, true
 			}
@@ -122,28 +122,9 @@ func (sc *scanner) release(device string, t tid.TID) {
 	sc.mu.Unlock()
 }
 
-// deviceOf returns what matching needs to know about a kernel controller.
-func deviceOf(c sysfs.Controller) match.Device {
-	ua := c.UeventAddress()
-	d := match.Device{
-		Transport:  c.Transport,
-		Traddr:     c.Address.TrAddr,
-		Trsvcid:    c.Address.TrSvcID,
-		SubsysNQN:  c.SubsysNQN,
-		HostTraddr: c.Address.HostTrAddr,
-		HostIface:  c.Address.HostIface,
-		SrcAddr:    c.Address.SrcAddr,
-		HostNQN:    c.HostNQN,
-	}
-	if d.Traddr == "" {
-		d.Traddr, d.Trsvcid, d.HostTraddr, d.HostIface = ua.TrAddr, ua.TrSvcID, ua.HostTrAddr, ua.HostIface
-	}
-	return d
-}
-
 // tidOf is the identity of a kernel connection, for the log and the boot check.
 func tidOf(c sysfs.Controller, ifs match.Interfaces) tid.TID {
-	d := deviceOf(c)
+	d := match.DeviceOf(c)
 	t := tid.TID{Transport: d.Transport, Traddr: d.Traddr, Trsvcid: d.Trsvcid, SubsysNQN: d.SubsysNQN,
 		HostTraddr: d.HostTraddr, HostIface: d.HostIface, HostNQN: d.HostNQN}
 	if t.HostIface == "" && t.Transport == tid.TCP && ifs != nil {
@@ -186,7 +167,7 @@ func (s *Service) audit(wanted map[tid.TID]*want) {
 		if _, ok := s.removing[c.Name]; ok {
 			continue
 		}
-		dev := deviceOf(c)
+		dev := match.DeviceOf(c)
 		if wantedMatch(wanted, dev, ifs) {
 			continue // one of the wanted controllers adopts it (or is connecting it)
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/nvme-stas-go/stas/internal/config"
 	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/daemon"
 	"github.com/nvme-stas-go/stas/internal/debounce"
 	"github.com/nvme-stas-go/stas/internal/fabrics"
 	"github.com/nvme-stas-go/stas/internal/match"
@@ -97,6 +98,7 @@ type interfaceChooser interface {
 
 // Service is stacd's connector service.
 type Service struct {
+	*daemon.Control
 	opts Options
 	log  *slog.Logger
 
@@ -148,14 +150,10 @@ type Service struct {
 	updates  chan ctrl.Update
 	limiter  *ctrl.Limiter
 	debounce *debounce.Debouncer
-	reload   chan struct{}
-	ping     chan chan struct{}
 	resolver *resolve.Resolver
 	scan     *scanner
 
-	snap        atomic.Pointer[snapshot]
-	tron        atomic.Bool
-	ignoreIface atomic.Bool
+	snap atomic.Pointer[snapshot]
 }
 
 // ioc is one I/O controller the service manages.
@@ -194,6 +192,7 @@ func New(opts Options) (*Service, error) {
 		opts.Prog = "stacd"
 	}
 	s := &Service{
+		Control:    daemon.NewControl(opts.Logger, opts.Level),
 		opts:       opts,
 		log:        opts.Logger,
 		iocs:       map[tid.TID]*ioc{},
@@ -209,8 +208,6 @@ func New(opts Options) (*Service, error) {
 		updates:    make(chan ctrl.Update, 256),
 		limiter:    ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
 		debounce:   debounce.New(debounce.Window),
-		reload:     make(chan struct{}, 1),
-		ping:       make(chan chan struct{}),
 		resolver:   resolve.New(),
 	}
 	s.settle.Stop()
@@ -222,8 +219,8 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("load %s: %w", opts.ConfPath, err)
 	}
 	s.cfg = cfg
-	s.ignoreIface.Store(cfg.IgnoreIface)
-	s.setTron(opts.Tron || cfg.Tron)
+	s.SetIgnoreIface(cfg.IgnoreIface)
+	s.SetTronLevel(opts.Tron || cfg.Tron)
 	if opts.SysConf != nil {
 		if s.host, err = opts.SysConf.Identity(s.log); err != nil {
 			return nil, err
@@ -240,39 +237,6 @@ func New(opts Options) (*Service, error) {
 	}
 	s.publish()
 	return s, nil
-}
-
-func (s *Service) setTron(on bool) {
-	s.tron.Store(on)
-	if on {
-		s.opts.Level.Set(slog.LevelDebug)
-	} else {
-		s.opts.Level.Set(slog.LevelInfo)
-	}
-}
-
-// Reload asks the service to re-read its configuration (SIGHUP). It never blocks.
-func (s *Service) Reload() {
-	select {
-	case s.reload <- struct{}{}:
-	default:
-	}
-}
-
-// Alive reports whether the owner goroutine answers within ctx (systemd's watchdog).
-func (s *Service) Alive(ctx context.Context) bool {
-	reply := make(chan struct{})
-	select {
-	case s.ping <- reply:
-	case <-ctx.Done():
-		return false
-	}
-	select {
-	case <-reply:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // Run runs the service until ctx ends, then stops every controller and leaves every
@@ -299,9 +263,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.shutdown()
 			return nil
-		case <-s.reload:
+		case <-s.ReloadRequests():
 			s.doReload()
-		case reply := <-s.ping:
+		case reply := <-s.Pings():
 			close(reply)
 		case <-s.debounce.RunNow():
 			s.pass()
@@ -344,8 +308,8 @@ func (s *Service) doReload() {
 		s.log.Error("configuration not reloaded; keeping the last good one", "err", err)
 	}
 	s.cfg = cfg
-	s.ignoreIface.Store(cfg.IgnoreIface)
-	s.setTron(cfg.Tron)
+	s.SetIgnoreIface(cfg.IgnoreIface)
+	s.SetTronLevel(cfg.Tron)
 	for _, io := range s.iocs {
 		io.c.Reload()
 	}

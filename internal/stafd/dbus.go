@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nvme-stas-go/stas/internal/ctrl"
-	"github.com/nvme-stas-go/stas/internal/daemon"
 	"github.com/nvme-stas-go/stas/internal/dbusapi"
 	"github.com/nvme-stas-go/stas/internal/debounce"
 	"github.com/nvme-stas-go/stas/internal/fabrics"
@@ -78,23 +77,6 @@ func (s *Service) ProcessInfo() string {
 		p.Extra = dbusapi.NewDict("avahi", avahiInfo(s.opts.MDNS.Info()))
 	}
 	return p.JSON()
-}
-
-// Tron reports whether tracing is on.
-func (s *Service) Tron() bool { return s.tron.Load() }
-
-// SetTron switches tracing (the D-Bus server has checked the caller is root).
-func (s *Service) SetTron(on bool) {
-	s.setTron(on)
-	s.log.Info("tron changed over D-Bus", "tron", on)
-}
-
-// LogLevel returns the level's nvme-stas name.
-func (s *Service) LogLevel() string { return daemon.LevelName(s.opts.Level.Level()) }
-
-// IgnoreIface reports the current ignore-iface setting, for the D-Bus server.
-func (s *Service) IgnoreIface() bool {
-	return s.ignoreIface.Load()
 }
 
 func nonNil(m []map[string]string) []map[string]string {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nvme-stas-go/stas/internal/config"
 	"github.com/nvme-stas-go/stas/internal/ctrl"
+	"github.com/nvme-stas-go/stas/internal/daemon"
 	"github.com/nvme-stas-go/stas/internal/dbusapi"
 	"github.com/nvme-stas-go/stas/internal/debounce"
 	"github.com/nvme-stas-go/stas/internal/fabrics"
@@ -91,6 +92,7 @@ type Emitter interface {
 
 // Service is stafd's discovery service.
 type Service struct {
+	*daemon.Control
 	opts Options
 	log  *slog.Logger
 
@@ -109,16 +111,12 @@ type Service struct {
 	updates   chan ctrl.Update
 	limiter   *ctrl.Limiter
 	debounce  *debounce.Debouncer
-	reload    chan struct{}
-	ping      chan chan struct{}
 	signals   *signalQueue
 	resolver  *resolve.Resolver
 	chooser   interfaceChooser
 	ageTimer  *time.Timer
 
-	snap        atomic.Pointer[snapshot]
-	tron        atomic.Bool
-	ignoreIface atomic.Bool
+	snap atomic.Pointer[snapshot]
 }
 
 // dc is one discovery controller the service manages.
@@ -152,6 +150,7 @@ func New(opts Options) (*Service, error) {
 		opts.Prog = "stafd"
 	}
 	s := &Service{
+		Control:  daemon.NewControl(opts.Logger, opts.Level),
 		opts:     opts,
 		log:      opts.Logger,
 		dcs:      map[tid.TID]*dc{},
@@ -160,8 +159,6 @@ func New(opts Options) (*Service, error) {
 		updates:  make(chan ctrl.Update, 256),
 		limiter:  ctrl.NewLimiter(ctrl.DefaultConcurrentConnects),
 		debounce: debounce.New(debounce.Window),
-		reload:   make(chan struct{}, 1),
-		ping:     make(chan chan struct{}),
 		signals:  newSignalQueue(),
 		resolver: resolve.New(),
 		chooser:  opts.Chooser,
@@ -174,8 +171,8 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("load %s: %w", opts.ConfPath, err)
 	}
 	s.cfg = cfg
-	s.ignoreIface.Store(cfg.IgnoreIface)
-	s.setTron(opts.Tron || cfg.Tron)
+	s.SetIgnoreIface(cfg.IgnoreIface)
+	s.SetTronLevel(opts.Tron || cfg.Tron)
 	if opts.SysConf != nil {
 		if s.host, err = opts.SysConf.Identity(s.log); err != nil {
 			return nil, err
@@ -198,40 +195,6 @@ func New(opts Options) (*Service, error) {
 	s.restore()
 	s.publish()
 	return s, nil
-}
-
-func (s *Service) setTron(on bool) {
-	s.tron.Store(on)
-	if on {
-		s.opts.Level.Set(slog.LevelDebug)
-	} else {
-		s.opts.Level.Set(slog.LevelInfo)
-	}
-}
-
-// Reload asks the service to re-read its configuration (SIGHUP). It never blocks.
-func (s *Service) Reload() {
-	select {
-	case s.reload <- struct{}{}:
-	default:
-	}
-}
-
-// Alive reports whether the owner goroutine answers within ctx: systemd's watchdog is
-// fed only while it does, so a stuck service is restarted.
-func (s *Service) Alive(ctx context.Context) bool {
-	reply := make(chan struct{})
-	select {
-	case s.ping <- reply:
-	case <-ctx.Done():
-		return false
-	}
-	select {
-	case <-reply:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // Run runs the service until ctx ends, then stops every controller: with
@@ -269,9 +232,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.shutdown()
 			return nil
-		case <-s.reload:
+		case <-s.ReloadRequests():
 			s.doReload()
-		case reply := <-s.ping:
+		case reply := <-s.Pings():
 			close(reply)
 		case <-s.debounce.RunNow():
 			s.reconcile()
@@ -306,8 +269,8 @@ func (s *Service) doReload() {
 		s.log.Error("configuration not reloaded; keeping the last good one", "err", err)
 	}
 	s.cfg = cfg
-	s.ignoreIface.Store(cfg.IgnoreIface)
-	s.setTron(cfg.Tron)
+	s.SetIgnoreIface(cfg.IgnoreIface)
+	s.SetTronLevel(cfg.Tron)
 	if s.opts.MDNS != nil {
 		s.opts.MDNS.SetServiceTypes(cfg.ServiceTypes())
 		s.opts.MDNS.Kick()

@@ -40,31 +40,12 @@ func (s *Service) finder(t tid.TID) func(context.Context) (string, bool) {
 			if !c.IsFabrics() || !c.IsDiscovery() || c.State == "deleting" || c.State == "deleting (no IO)" {
 				continue
 			}
-			if match.Matches(t, deviceOf(c), ifs) {
+			if match.Matches(t, match.DeviceOf(c), ifs) {
 				return c.Name, true
 			}
 		}
 		return "", false
 	}
-}
-
-// deviceOf returns what matching needs to know about a kernel controller.
-func deviceOf(c sysfs.Controller) match.Device {
-	ua := c.UeventAddress()
-	d := match.Device{
-		Transport:  c.Transport,
-		Traddr:     c.Address.TrAddr,
-		Trsvcid:    c.Address.TrSvcID,
-		SubsysNQN:  c.SubsysNQN,
-		HostTraddr: c.Address.HostTrAddr,
-		HostIface:  c.Address.HostIface,
-		SrcAddr:    c.Address.SrcAddr,
-		HostNQN:    c.HostNQN,
-	}
-	if d.Traddr == "" {
-		d.Traddr, d.Trsvcid, d.HostTraddr, d.HostIface = ua.TrAddr, ua.TrSvcID, ua.HostTrAddr, ua.HostIface
-	}
-	return d
 }
 
 // stateFile is the last-known configuration: every discovery controller with its origin
